@@ -1,0 +1,80 @@
+"""RMSE/MAE of skmf and installed peers on MovieLens 100K's canonical folds.
+
+    python benchmarks/accuracy_ml100k.py [--data ../shared/data/ml-100k]
+
+Every model is fitted on the five canonical training sets (u.data minus
+u1.test .. u5.test) and scored on the matching test fold, in this one run.
+Peers that are not installed are reported as missing.
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from skmf import MatrixFactorization
+from skmf.datasets import load_movielens_100k_folds
+
+DEFAULT_DATA = (
+    Path(
+        os.environ.get(
+            "SKMF_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "ml-100k"
+)
+
+
+def skmf_model(**params):
+    def fit_predict(train, test):
+        mf = MatrixFactorization(random_state=0, **params)
+        mf.fit(train[["user", "item"]], train["rating"])
+        return mf.predict(test[["user", "item"]])
+
+    return fit_predict
+
+
+def surprise_svd(train, test):
+    from surprise import SVD, Dataset, Reader
+
+    data = Dataset.load_from_df(
+        train[["user", "item", "rating"]], Reader(rating_scale=(1, 5))
+    )
+    algo = SVD(random_state=0).fit(data.build_full_trainset())
+    return np.array(
+        [algo.predict(u, i).est for u, i in zip(test["user"], test["item"], strict=True)]
+    )
+
+
+MODELS = {
+    "skmf sgd (defaults)": skmf_model(solver="sgd"),
+    "skmf als (defaults)": skmf_model(solver="als"),
+    "Surprise SVD (defaults)": surprise_svd,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    folds = load_movielens_100k_folds(args.data)
+
+    print(f"{'model':28s} {'RMSE':>7s} {'MAE':>7s} {'fit+predict s':>14s}")
+    for name, fit_predict in MODELS.items():
+        rmse, mae, start = [], [], time.perf_counter()
+        try:
+            for train, test in folds:
+                error = fit_predict(train, test) - test["rating"].to_numpy()
+                rmse.append(np.sqrt(np.mean(error**2)))
+                mae.append(np.mean(np.abs(error)))
+        except ImportError as exc:
+            print(f"{name:28s} missing ({exc.name} is not installed)")
+            continue
+        seconds = (time.perf_counter() - start) / len(folds)
+        print(f"{name:28s} {np.mean(rmse):7.4f} {np.mean(mae):7.4f} {seconds:14.2f}")
+
+
+if __name__ == "__main__":
+    main()

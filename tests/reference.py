@@ -1,0 +1,242 @@
+"""Plain-NumPy reference versions of the compiled kernels, for the tests only.
+
+Each function is written from the mathematics in the kernels' docstrings, not
+from their code: one rating at a time, in float64, with explicit loops, so that
+it is easy to check by eye. They only ever run on a few hundred ratings.
+
+Unlike the kernels, which update their arguments in place, these functions
+never modify their inputs and return fresh float64 arrays.
+"""
+
+import numpy as np
+
+
+def _weights_or_ones(weights, n):
+    """The kernels' convention: an empty weight array means every weight is 1."""
+    if weights is None or len(weights) == 0:
+        return np.ones(n)
+    return np.asarray(weights, dtype=np.float64)
+
+
+def sgd_pass(
+    users,
+    items,
+    ratings,
+    weights,
+    order,
+    user_factors,
+    item_factors,
+    user_bias,
+    item_bias,
+    learning_rate,
+    alpha,
+    loss,
+    fit_biases,
+):
+    """Sequential SGD over the ratings ``order`` lists, one update per visit.
+
+    For the rating ``r`` of user ``u`` and item ``i`` with weight ``s``, the
+    error is ``e = r - b_u - b_i - w_u . h_i``. With step ``lr``, every parameter
+    ``theta`` of the rating (``b_u, b_i, w_u, h_i``) moves by
+
+        lr * s * (g * d(prediction)/d(theta) - alpha * theta)
+
+    computed from the values before the update, where ``g = e`` for
+    ``loss="squared_error"`` (a gradient step on ``s * (e**2 + alpha * |theta|**2)
+    / 2``) and ``g = sign(e)``, with ``sign(0) = 0``, for ``loss="absolute_error"``
+    (a subgradient step on ``s * (|e| + alpha * |theta|**2 / 2)``). The biases only
+    move when ``fit_biases``; otherwise they stay as given but still enter ``e``.
+
+    ``learning_rate`` is a number, or one step size per entry of ``order``.
+
+    Returns ``(user_factors, item_factors, user_bias, item_bias, total)`` where
+    ``total`` is the weighted sum of ``e**2`` (squared) or ``|e|`` (absolute),
+    each measured just before its rating's update.
+    """
+    if loss not in ("squared_error", "absolute_error"):
+        raise ValueError(f"unknown loss {loss!r}")
+    W = np.array(user_factors, dtype=np.float64)
+    H = np.array(item_factors, dtype=np.float64)
+    bu = np.array(user_bias, dtype=np.float64)
+    bi = np.array(item_bias, dtype=np.float64)
+    s_all = _weights_or_ones(weights, len(ratings))
+    steps = np.broadcast_to(np.asarray(learning_rate, dtype=np.float64), len(order))
+    n_components = W.shape[1]
+
+    total = 0.0
+    for visit, idx in enumerate(order):
+        u, i, s, lr = users[idx], items[idx], s_all[idx], steps[visit]
+        prediction = bu[u] + bi[i]
+        for k in range(n_components):
+            prediction += W[u, k] * H[i, k]
+        e = float(ratings[idx]) - prediction
+
+        if loss == "squared_error":
+            total += s * e * e
+            g = e
+        else:
+            total += s * abs(e)
+            g = 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
+
+        if fit_biases:
+            bu[u] = bu[u] + lr * s * (g - alpha * bu[u])
+            bi[i] = bi[i] + lr * s * (g - alpha * bi[i])
+        w_old = W[u].copy()
+        h_old = H[i].copy()
+        for k in range(n_components):
+            W[u, k] = w_old[k] + lr * s * (g * h_old[k] - alpha * w_old[k])
+            H[i, k] = h_old[k] + lr * s * (g * w_old[k] - alpha * h_old[k])
+    return W, H, bu, bi, total
+
+
+def als_half_sweep(
+    rows,
+    cols,
+    ratings,
+    weights,
+    n_rows,
+    row_bias,
+    col_factors,
+    col_bias,
+    alpha,
+    fit_biases,
+):
+    """Solve every row's factors (and bias) exactly, the columns held fixed.
+
+    The ratings are given as coordinate lists ``(rows, cols, ratings)``; a
+    repeated ``(row, col)`` pair is simply two ratings. Row ``r`` minimises
+
+        sum_j s_j * ((t_j - c_j - b - x . y_j)**2 + alpha * (|x|**2 + b**2))
+
+    over its factors ``x`` and, when ``fit_biases``, its bias ``b``. Without
+    ``fit_biases`` the row bias is taken as 0 for the fit and the loss, and
+    the returned row bias is the given one, unchanged. Setting the gradient to
+    zero gives the normal equations
+
+        (sum_j s_j z_j z_j^T + alpha * S * I) [x; b] = sum_j s_j (t_j - c_j) z_j
+
+    with ``z_j = [y_j; 1]`` (``z_j = y_j`` without biases) and ``S = sum_j s_j``.
+    A row whose ratings have zero total weight (or that has none) gets zeros.
+
+    Returns ``(row_factors, row_bias, sse)`` where ``sse`` is the weighted sum of
+    squared errors ``s_j * (t_j - c_j - b - x . y_j)**2`` of the new rows.
+    """
+    Y = np.asarray(col_factors, dtype=np.float64)
+    c = np.asarray(col_bias, dtype=np.float64)
+    s_all = _weights_or_ones(weights, len(ratings))
+    n_components = Y.shape[1]
+    dim = n_components + (1 if fit_biases else 0)
+
+    X = np.zeros((n_rows, n_components))
+    b = np.array(row_bias, dtype=np.float64)
+    for r in range(n_rows):
+        mine = [p for p in range(len(ratings)) if rows[p] == r]
+        total_weight = sum(s_all[p] for p in mine)
+        if total_weight <= 0:
+            X[r] = 0.0
+            if fit_biases:
+                b[r] = 0.0
+            continue
+        lhs = alpha * total_weight * np.eye(dim)
+        rhs = np.zeros(dim)
+        for p in mine:
+            z = np.append(Y[cols[p]], 1.0) if fit_biases else Y[cols[p]]
+            lhs += s_all[p] * np.outer(z, z)
+            rhs += s_all[p] * (float(ratings[p]) - c[cols[p]]) * z
+        solution = np.linalg.solve(lhs, rhs)
+        X[r] = solution[:n_components]
+        if fit_biases:
+            b[r] = solution[n_components]
+
+    sse = 0.0
+    for p in range(len(ratings)):
+        r, j = rows[p], cols[p]
+        own_bias = b[r] if fit_biases else 0.0
+        e = float(ratings[p]) - c[j] - own_bias - X[r] @ Y[j]
+        sse += s_all[p] * e * e
+    return X, b, sse
+
+
+def als_row_gradient(
+    rows,
+    cols,
+    ratings,
+    weights,
+    row_factors,
+    row_bias,
+    col_factors,
+    col_bias,
+    alpha,
+    fit_biases,
+):
+    """Gradient of each row's ALS objective (see ``als_half_sweep``).
+
+    Returns an array of shape ``(n_rows, n_components + fit_biases)``: the
+    derivative with respect to ``x`` and, when ``fit_biases``, to ``b``:
+
+        d/dx = -2 sum_j s_j e_j y_j + 2 alpha S x
+        d/db = -2 sum_j s_j e_j + 2 alpha S b
+    """
+    X = np.asarray(row_factors, dtype=np.float64)
+    b = np.asarray(row_bias, dtype=np.float64)
+    Y = np.asarray(col_factors, dtype=np.float64)
+    c = np.asarray(col_bias, dtype=np.float64)
+    s_all = _weights_or_ones(weights, len(ratings))
+    n_rows, n_components = X.shape
+
+    grad = np.zeros((n_rows, n_components + (1 if fit_biases else 0)))
+    total_weight = np.zeros(n_rows)
+    for p in range(len(ratings)):
+        r, j, s = rows[p], cols[p], s_all[p]
+        own_bias = b[r] if fit_biases else 0.0
+        e = float(ratings[p]) - c[j] - own_bias - X[r] @ Y[j]
+        grad[r, :n_components] -= 2 * s * e * Y[j]
+        if fit_biases:
+            grad[r, n_components] -= 2 * s * e
+        total_weight[r] += s
+    for r in range(n_rows):
+        grad[r, :n_components] += 2 * alpha * total_weight[r] * X[r]
+        if fit_biases:
+            grad[r, n_components] += 2 * alpha * total_weight[r] * b[r]
+    return grad
+
+
+def weighted_sse(
+    users, items, ratings, weights, user_factors, item_factors, user_bias, item_bias
+):
+    """Weighted sum of squared errors of the whole model on the ratings."""
+    s_all = _weights_or_ones(weights, len(ratings))
+    total = 0.0
+    for p in range(len(ratings)):
+        u, i = users[p], items[p]
+        prediction = (
+            float(user_bias[u])
+            + float(item_bias[i])
+            + np.asarray(user_factors[u], dtype=np.float64)
+            @ np.asarray(item_factors[i], dtype=np.float64)
+        )
+        total += s_all[p] * (float(ratings[p]) - prediction) ** 2
+    return total
+
+
+def predict_pairs(
+    users, items, user_factors, item_factors, user_bias, item_bias, intercept
+):
+    """``intercept + b_u + b_i + w_u . h_i``; an index of -1 means unknown.
+
+    An unknown user contributes neither its bias nor the dot product, and so
+    does an unknown item: the prediction falls back to the intercept plus the
+    bias of whichever of the two is known.
+    """
+    out = np.empty(len(users))
+    for t, (u, i) in enumerate(zip(users, items, strict=True)):
+        value = float(intercept)
+        if u >= 0:
+            value += float(user_bias[u])
+        if i >= 0:
+            value += float(item_bias[i])
+        if u >= 0 and i >= 0:
+            for k in range(user_factors.shape[1]):
+                value += float(user_factors[u, k]) * float(item_factors[i, k])
+        out[t] = value
+    return out

@@ -1,0 +1,823 @@
+"""The compiled kernels and their Python drivers agree with ``reference.py``.
+
+The references are plain float64 loops written from the mathematics; the
+kernels run in the model's dtype, so float64 results must agree to about 1e-10
+and float32 results to about 1e-4, relative to the size of the values compared.
+Beside the reference, a few properties are checked directly: the ALS solution
+zeroes the gradient of its objective, repeated ratings act like one averaged
+rating of summed weight, blocks of SGD that share no user or item give the same
+model whatever the number of threads, and the grouping kernel is a stable sort.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from skmf._solvers._als_fast import als_half_sweep
+from skmf._solvers._group_fast import group_by
+from skmf._solvers._predict_fast import predict_pairs
+from skmf._solvers._sgd_fast import sgd_blocks
+
+from skmf._solvers.als import ALSSolver
+from skmf._solvers.sgd import SGDSolver, step_size
+
+from . import reference
+
+DTYPES = [np.float64, np.float32]
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+# The loss codes of the SGD kernel's interface.
+LOSS_CODES = {"squared_error": 0, "absolute_error": 1}
+# Ratings gathered per syrk call inside the ALS kernel (BLOCK in _als_fast.pyx).
+ALS_BLOCK = 128
+
+
+def assert_close(actual, expected, dtype):
+    """Agreement to the dtype's tolerance, relative to the largest expected value.
+
+    Scaling by the largest value rather than elementwise keeps entries that are
+    near zero (after cancellation) from demanding more than the dtype can give.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    scale = np.max(np.abs(expected), initial=0.0)
+    assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
+
+
+def make_ratings(rng, n_users, n_items, n_ratings, dtype, weighted):
+    """Random (user, item, rating, weight) lists; pairs may repeat."""
+    users = rng.integers(n_users, size=n_ratings).astype(np.int32)
+    items = rng.integers(n_items, size=n_ratings).astype(np.int32)
+    values = rng.normal(0.0, 1.0, n_ratings).astype(dtype)
+    if weighted:
+        weights = rng.uniform(0.2, 2.0, n_ratings).astype(dtype)
+    else:
+        weights = np.empty(0, dtype)
+    return users, items, values, weights
+
+
+def make_factors(rng, n_rows, n_components, dtype):
+    """Random factors and biases, C-contiguous, in the kernel's dtype."""
+    factors = rng.normal(0.0, 0.5, (n_rows, n_components)).astype(dtype)
+    bias = rng.normal(0.0, 0.3, n_rows).astype(dtype)
+    return factors, bias
+
+
+def to_csr(rows, cols, ratings, weights, n_rows):
+    """Group coordinate lists by row for the ALS kernel, keeping repeats apart."""
+    order = np.argsort(rows, kind="stable")
+    indptr = np.searchsorted(rows[order], np.arange(n_rows + 1)).astype(np.int64)
+    return (
+        indptr,
+        np.ascontiguousarray(cols[order], dtype=np.int32),
+        np.ascontiguousarray(ratings[order]),
+        np.ascontiguousarray(weights[order]) if weights.size else weights,
+    )
+
+
+# --------------------------------------------------------------------------- SGD
+
+
+def run_sgd_kernel(data, order, lr, alpha, loss, fit_biases):
+    """Visit the ratings in ``order`` with the block kernel, as one block.
+
+    Works on copies of the parameters; returns them and the loss.
+    """
+    users, items, values, weights, W, H, bu, bi = data
+    W, H, bu, bi = W.copy(), H.copy(), bu.copy(), bi.copy()
+    order = np.asarray(order, dtype=np.int64)
+    total = sgd_blocks(
+        users[order], items[order], values[order],
+        weights[order] if weights.size else weights,
+        np.array([0, order.size], np.int64), np.array([0], np.int64),
+        np.array([0], np.int64), W, H, bu, bi,
+        lr, alpha, LOSS_CODES[loss], fit_biases, 1,
+    )  # fmt: skip
+    return W, H, bu, bi, total
+
+
+def sgd_problem(rng, dtype, weighted, n_ratings=150):
+    n_users, n_items, n_components = 11, 8, 4
+    users, items, values, weights = make_ratings(
+        rng, n_users, n_items, n_ratings, dtype, weighted
+    )
+    W, bu = make_factors(rng, n_users, n_components, dtype)
+    H, bi = make_factors(rng, n_items, n_components, dtype)
+    return users, items, values, weights, W, H, bu, bi
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error"])
+@pytest.mark.parametrize("visit", ["permutation", "slice", "repeats"])
+def test_sgd_kernel_matches_reference(dtype, weighted, fit_biases, loss, visit):
+    rng = np.random.default_rng(0)
+    data = sgd_problem(rng, dtype, weighted)
+    n = data[2].shape[0]
+    order = rng.permutation(n).astype(np.int64)
+    if visit == "slice":
+        # A part of the ratings only.
+        order = order[37:111]
+    elif visit == "repeats":
+        order = rng.integers(n, size=2 * n).astype(np.int64)
+    lr, alpha = 0.05, 0.1
+
+    *got, got_total = run_sgd_kernel(data, order, lr, alpha, loss, fit_biases)
+    *expected, expected_total = reference.sgd_pass(
+        *data[:4], order, *data[4:], lr, alpha, loss, fit_biases
+    )
+
+    for got_array, expected_array in zip(got, expected, strict=True):
+        assert got_array.dtype == dtype
+        assert_close(got_array, expected_array, dtype)
+    assert_close(got_total, expected_total, dtype)
+    assert expected_total > 0
+    # The pass did something, and the biases moved only if they are fitted.
+    assert not np.allclose(got[0], data[4])
+    assert not np.allclose(got[1], data[5])
+    if fit_biases:
+        assert not np.allclose(got[2], data[6])
+    else:
+        assert_array_equal(got[2], data[6])
+        assert_array_equal(got[3], data[7])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_sgd_kernel_split_order_equals_one_pass(dtype, weighted):
+    """Two calls on consecutive slices of the order are one call on all of it."""
+    rng = np.random.default_rng(1)
+    data = sgd_problem(rng, dtype, weighted)
+    order = rng.permutation(data[2].shape[0]).astype(np.int64)
+    args = (0.05, 0.1, "squared_error", True)
+
+    *whole, whole_total = run_sgd_kernel(data, order, *args)
+    *first, first_total = run_sgd_kernel(data, order[:60], *args)
+    data_after_first = (*data[:4], *first)
+    *second, second_total = run_sgd_kernel(data_after_first, order[60:], *args)
+
+    for a, b in zip(whole, second, strict=True):
+        assert_array_equal(a, b)
+    assert_allclose(first_total + second_total, whole_total, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_kernel_empty_order_changes_nothing(dtype):
+    rng = np.random.default_rng(2)
+    data = sgd_problem(rng, dtype, weighted=False)
+    *got, total = run_sgd_kernel(
+        data, np.empty(0, np.int64), 0.05, 0.1, "squared_error", True
+    )
+    assert total == 0.0
+    for got_array, before in zip(got, data[4:], strict=True):
+        assert_array_equal(got_array, before)
+
+
+def blocked_problem(rng, dtype, n_groups=3):
+    """Ratings grouped into the diagonal blocks of a n_groups x n_groups grid.
+
+    Block g holds ratings of users = g (mod n_groups) and items = g (mod
+    n_groups) only, so the blocks share no user and no item.
+    """
+    users, items, values, weights, W, H, bu, bi = sgd_problem(rng, dtype, True, 400)
+    users = users - users % n_groups
+    items = items - items % n_groups
+    group = rng.integers(n_groups, size=users.size)
+    users = (users + group) % W.shape[0]
+    items = (items + group) % H.shape[0]
+    keep = (users % n_groups == group) & (items % n_groups == group)
+    order = np.argsort(group[keep], kind="stable")
+    users, items = (
+        users[keep][order].astype(np.int32),
+        items[keep][order].astype(np.int32),
+    )
+    values, weights = values[keep][order], weights[keep][order]
+    block_ptr = np.searchsorted(group[keep][order], np.arange(n_groups + 1)).astype(
+        np.int64
+    )
+    return (users, items, values, weights, W, H, bu, bi), block_ptr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sgd_blocks_in_parallel_equal_a_sequential_pass(dtype, n_threads):
+    """Blocks sharing no user or item give the same result in any schedule,
+    equal to visiting them one after the other, each from its offset."""
+    rng = np.random.default_rng(3)
+    data, block_ptr = blocked_problem(rng, dtype)
+    sizes = np.diff(block_ptr)
+    assert np.all(sizes > 10)
+    blocks = np.array([2, 0, 1], np.int64)
+    offsets = np.array([5, 0, sizes[1] - 1], np.int64)
+    W, H, bu, bi = (a.copy() for a in data[4:])
+    total = sgd_blocks(
+        *data[:4], block_ptr, blocks, offsets, W, H, bu, bi,
+        0.05, 0.1, 0, True, n_threads,
+    )  # fmt: skip
+
+    # The visiting order: each block rotated to start at its offset.
+    order = np.concatenate(
+        [
+            np.roll(np.arange(block_ptr[b], block_ptr[b + 1]), -o)
+            for b, o in zip(blocks, offsets, strict=True)
+        ]
+    )
+    *expected, expected_total = reference.sgd_pass(
+        *data[:4], order, *data[4:], 0.05, 0.1, "squared_error", True
+    )
+    for got_array, expected_array in zip((W, H, bu, bi), expected, strict=True):
+        assert_close(got_array, expected_array, dtype)
+    assert_close(total, expected_total, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_blocks_skip_blocks_not_listed(dtype):
+    rng = np.random.default_rng(4)
+    data, block_ptr = blocked_problem(rng, dtype)
+    W, H, bu, bi = (a.copy() for a in data[4:])
+    sgd_blocks(
+        *data[:4], block_ptr, np.array([1], np.int64), np.array([0], np.int64),
+        W, H, bu, bi, 0.05, 0.1, 0, True, 2,
+    )  # fmt: skip
+    users, items = data[0], data[1]
+    touched_users = np.unique(users[block_ptr[1] : block_ptr[2]])
+    untouched = np.setdiff1d(np.arange(W.shape[0]), touched_users)
+    assert_array_equal(W[untouched], data[4][untouched])
+    assert not np.allclose(W[touched_users], data[4][touched_users])
+    assert_array_equal(
+        H[np.setdiff1d(np.arange(H.shape[0]), items[block_ptr[1] : block_ptr[2]])],
+        data[5][
+            np.setdiff1d(np.arange(H.shape[0]), items[block_ptr[1] : block_ptr[2]])
+        ],
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_absolute_loss_at_zero_error_only_shrinks(dtype):
+    """sign(0) = 0: a rating predicted exactly only applies the regularization."""
+    # b_u + b_i = 0.75 and w . h = 0 exactly, so e = 0 exactly in any dtype.
+    data = (
+        np.array([0], np.int32),
+        np.array([0], np.int32),
+        np.array([0.75], dtype),
+        np.empty(0, dtype),
+        np.array([[1.0, 0.0]], dtype),
+        np.array([[0.0, 2.0]], dtype),
+        np.array([0.5], dtype),
+        np.array([0.25], dtype),
+    )
+    lr, alpha = 0.1, 0.2
+    W, H, bu, bi, total = run_sgd_kernel(
+        data, np.array([0], np.int64), lr, alpha, "absolute_error", True
+    )
+    shrink = 1 - lr * alpha  # each parameter is multiplied by 0.98
+    assert total == 0.0
+    assert_close(W, [[shrink, 0.0]], dtype)
+    assert_close(H, [[0.0, 2.0 * shrink]], dtype)
+    assert_close(bu, [0.5 * shrink], dtype)
+    assert_close(bi, [0.25 * shrink], dtype)
+    *expected, expected_total = reference.sgd_pass(
+        *data[:4], [0], *data[4:], lr, alpha, "absolute_error", True
+    )
+    assert expected_total == 0.0
+    for got_array, expected_array in zip((W, H, bu, bi), expected, strict=True):
+        assert_close(got_array, expected_array, dtype)
+
+
+# --------------------------------------------------------------------------- ALS
+
+
+def run_als_kernel(csr, row_factors, row_bias, col_factors, col_bias, alpha,
+                   fit_biases, n_threads):  # fmt: skip
+    """Call als_half_sweep on copies of the row parameters."""
+    X, b = row_factors.copy(), row_bias.copy()
+    sse = als_half_sweep(
+        *csr, X, b, col_factors, col_bias, alpha, fit_biases, n_threads
+    )
+    return X, b, sse
+
+
+def als_problem(rng, dtype, weighted, n_rows=12, n_cols=9, n_ratings=80, k=3):
+    rows, cols, values, weights = make_ratings(
+        rng, n_rows, n_cols, n_ratings, dtype, weighted
+    )
+    X, b = make_factors(rng, n_rows, k, dtype)
+    Y, c = make_factors(rng, n_cols, k, dtype)
+    return rows, cols, values, weights, X, b, Y, c
+
+
+def check_als_against_reference(problem, alpha, fit_biases, n_threads, dtype):
+    """Run kernel and reference on one problem; assert they agree; return both."""
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    n_rows = X0.shape[0]
+    csr = to_csr(rows, cols, values, weights, n_rows)
+    X, b, sse = run_als_kernel(csr, X0, b0, Y, c, alpha, fit_biases, n_threads)
+    X_ref, b_ref, sse_ref = reference.als_half_sweep(
+        rows, cols, values, weights, n_rows, b0, Y, c, alpha, fit_biases
+    )
+    assert X.dtype == dtype and b.dtype == dtype
+    assert sse >= 0
+    assert_close(X, X_ref, dtype)
+    assert_close(b, b_ref, dtype)
+    assert_close(sse, sse_ref, dtype)
+    if not fit_biases:
+        assert_array_equal(b, b0)
+    return (X, b, sse), (X_ref, b_ref, sse_ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_als_half_sweep_matches_reference(dtype, weighted, fit_biases, n_threads):
+    rng = np.random.default_rng(3)
+    problem = als_problem(rng, dtype, weighted)
+    check_als_against_reference(problem, 0.1, fit_biases, n_threads, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_half_sweep_threads_give_identical_rows(dtype, weighted, fit_biases):
+    """Rows are independent, so the thread count cannot change a single bit.
+
+    Only the summed loss may differ, by the order of the threads' reduction.
+    """
+    rng = np.random.default_rng(4)
+    # Enough rows for many chunks of 16, so that both threads take some.
+    problem = als_problem(rng, dtype, weighted, n_rows=300, n_ratings=2000)
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    X1, b1, sse1 = run_als_kernel(csr, X0, b0, Y, c, 0.1, fit_biases, 1)
+    X2, b2, sse2 = run_als_kernel(csr, X0, b0, Y, c, 0.1, fit_biases, 2)
+    assert_array_equal(X1, X2)
+    assert_array_equal(b1, b2)
+    assert_allclose(sse1, sse2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize(
+    "n_heavy", [ALS_BLOCK - 1, ALS_BLOCK, ALS_BLOCK + 1, 2 * ALS_BLOCK, 300]
+)
+def test_als_half_sweep_rows_longer_than_a_block(dtype, fit_biases, n_heavy):
+    """A row with more ratings than BLOCK accumulates its Gram matrix in parts."""
+    rng = np.random.default_rng(5)
+    n_rows, n_cols = 5, 40
+    rows, cols, values, weights = make_ratings(rng, n_rows, n_cols, 30, dtype, True)
+    # Row 2 gets n_heavy more ratings, spread over the middle of the CSR arrays.
+    rows = np.concatenate([rows, np.full(n_heavy, 2, np.int32)])
+    cols = np.concatenate([cols, rng.integers(n_cols, size=n_heavy).astype(np.int32)])
+    values = np.concatenate([values, rng.normal(0, 1, n_heavy).astype(dtype)])
+    weights = np.concatenate([weights, rng.uniform(0.2, 2, n_heavy).astype(dtype)])
+    X0, b0 = make_factors(rng, n_rows, 3, dtype)
+    Y, c = make_factors(rng, n_cols, 3, dtype)
+    problem = rows, cols, values, weights, X0, b0, Y, c
+    assert np.bincount(rows)[2] > n_heavy - 1
+    check_als_against_reference(problem, 0.05, fit_biases, 2, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_half_sweep_zero_weights(dtype, fit_biases):
+    """Rows of zero total weight become 0; zero-weight ratings are ignored."""
+    rng = np.random.default_rng(6)
+    problem = list(als_problem(rng, dtype, weighted=True, n_rows=6, n_ratings=60))
+    rows, weights = problem[0], problem[3]
+    rows[rows == 4] = 0  # row 4 has no ratings at all
+    weights[rows == 1] = 0  # row 1 has ratings, all of weight zero
+    some_of_row_3 = np.flatnonzero(rows == 3)[::2]
+    weights[some_of_row_3] = 0  # row 3 has some ratings of weight zero
+    assert np.count_nonzero(rows == 3) > some_of_row_3.size > 0
+    assert np.count_nonzero(rows == 1) > 0
+
+    (X, b, sse), _ = check_als_against_reference(problem, 0.1, fit_biases, 2, dtype)
+    for empty in (1, 4):
+        assert_array_equal(X[empty], 0)
+        assert b[empty] == (0 if fit_biases else problem[5][empty])
+
+    # Row 3 is solved as if its zero-weight ratings were not there.
+    keep = weights > 0
+    dropped = [a[keep] for a in problem[:4]] + problem[4:]
+    (X_dropped, b_dropped, sse_dropped), _ = check_als_against_reference(
+        dropped, 0.1, fit_biases, 1, dtype
+    )
+    assert_close(X[3], X_dropped[3], dtype)
+    assert_close(b[3], b_dropped[3], dtype)
+    assert_close(sse, sse_dropped, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_half_sweep_repeated_pairs_are_separate_ratings(dtype, fit_biases):
+    """Ratings t1, t2 of one (row, col) pair weigh like one rating of their mean.
+
+    sum_m s_m (t_m - p)**2 differs from (sum_m s_m) (mean_s(t) - p)**2 by a
+    constant, and the penalty scales with the same total weight, so both give
+    the same solution (but not the same loss). Summing the repeats into one
+    rating, as scipy.sparse would, gives another solution.
+    """
+    rng = np.random.default_rng(7)
+    # Few columns, so that many (row, col) pairs repeat.
+    problem = als_problem(rng, dtype, weighted=False, n_rows=5, n_cols=4, n_ratings=60)
+    rows, cols, values, _, X0, b0, Y, c = problem
+    pairs, group = np.unique(np.c_[rows, cols], axis=0, return_inverse=True)
+    group = group.ravel()
+    counts = np.bincount(group)
+    assert counts.max() >= 3
+
+    X, b, _ = check_als_against_reference(problem, 0.1, fit_biases, 2, dtype)[0]
+
+    mean = np.bincount(group, values.astype(np.float64)) / counts
+    merged = (
+        pairs[:, 0].astype(np.int32),
+        pairs[:, 1].astype(np.int32),
+        mean.astype(dtype),
+        counts.astype(dtype),
+        X0, b0, Y, c,
+    )  # fmt: skip
+    X_merged, b_merged, _ = check_als_against_reference(
+        merged, 0.1, fit_biases, 2, dtype
+    )[0]
+    assert_close(X, X_merged, dtype)
+    assert_close(b, b_merged, dtype)
+
+    summed = (
+        *merged[:2],
+        (mean * counts).astype(dtype),
+        np.empty(0, dtype),
+        *merged[4:],
+    )
+    X_summed, _, _ = check_als_against_reference(summed, 0.1, fit_biases, 2, dtype)[0]
+    assert not np.allclose(X, X_summed, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_half_sweep_zeroes_the_gradient(dtype, weighted, fit_biases):
+    """The kernel's rows are stationary points of their objective.
+
+    Checked from the objective's gradient alone, without the reference solve.
+    """
+    rng = np.random.default_rng(8)
+    rows, cols, values, weights, X0, b0, Y, c = als_problem(rng, dtype, weighted)
+    alpha = 0.1
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    X, b, _ = run_als_kernel(csr, X0, b0, Y, c, alpha, fit_biases, 2)
+
+    grad = reference.als_row_gradient(
+        rows, cols, values, weights, X, b, Y, c, alpha, fit_biases
+    )
+    # The gradient's terms are about 2 * S * |y| in size; the float32 solution is
+    # only known to its unit roundoff times the normal matrix' size.
+    grad_scale = 2 * np.bincount(rows, weights if weighted else None).max()
+    assert_allclose(grad, 0, atol=grad_scale * RTOL[dtype])
+    # Not vacuous: the initial rows were far from stationary.
+    grad0 = reference.als_row_gradient(
+        rows, cols, values, weights, X0, b0, Y, c, alpha, fit_biases
+    )
+    assert np.abs(grad0).max() > 100 * grad_scale * RTOL[np.float32]
+
+
+@pytest.mark.parametrize("failing_row", [0, 3, 5])
+def test_als_half_sweep_reports_a_failed_cholesky(failing_row):
+    """Without regularization, a row whose only column is 0 has no solution.
+
+    The kernel returns -1 - row instead of a loss.
+    """
+    n_rows = 6
+    indptr = np.arange(n_rows + 1, dtype=np.int64)
+    indices = np.ones(n_rows, dtype=np.int32)
+    indices[failing_row] = 0
+    col_factors = np.array([[0.0], [1.0]])
+    result = als_half_sweep(
+        indptr, indices, np.ones(n_rows), np.empty(0), np.zeros((n_rows, 1)),
+        np.zeros(n_rows), col_factors, np.zeros(2), 0.0, False, 1,
+    )  # fmt: skip
+    assert result == -1.0 - failing_row
+
+
+def test_als_half_sweep_reports_a_failed_cholesky_with_threads():
+    n_rows = 20000  # many chunks, so that both threads take part
+    indptr = np.arange(n_rows + 1, dtype=np.int64)
+    indices = np.ones(n_rows, dtype=np.int32)
+    indices[0] = 0  # only row 0 fails
+    col_factors = np.array([[0.0], [1.0]])
+    for _ in range(5):
+        result = als_half_sweep(
+            indptr, indices, np.ones(n_rows), np.empty(0), np.zeros((n_rows, 1)),
+            np.zeros(n_rows), col_factors, np.zeros(2), 0.0, False, 2,
+        )  # fmt: skip
+        assert result == -1.0
+
+
+# ----------------------------------------------------------------------- predict
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_predict_pairs_matches_reference(dtype, n_threads):
+    rng = np.random.default_rng(9)
+    n_users, n_items, n = 7, 5, 200
+    W, bu = make_factors(rng, n_users, 4, dtype)
+    H, bi = make_factors(rng, n_items, 4, dtype)
+    users = rng.integers(-1, n_users, size=n).astype(np.int32)
+    items = rng.integers(-1, n_items, size=n).astype(np.int32)
+    intercept = 3.25
+    out = np.full(n, np.nan)
+
+    predict_pairs(users, items, W, H, bu, bi, intercept, out, n_threads)
+
+    expected = reference.predict_pairs(users, items, W, H, bu, bi, intercept)
+    assert_close(out, expected, dtype)
+    # The fallbacks, straight from their definition.
+    only_item = (users < 0) & (items >= 0)
+    only_user = (users >= 0) & (items < 0)
+    neither = (users < 0) & (items < 0)
+    assert only_item.any() and only_user.any() and neither.any()
+    assert_array_equal(out[only_item], intercept + bi[items[only_item]].astype(float))
+    assert_array_equal(out[only_user], intercept + bu[users[only_user]].astype(float))
+    assert_array_equal(out[neither], intercept)
+
+
+def test_predict_pairs_empty():
+    out = np.empty(0)
+    W, H = np.ones((2, 3)), np.ones((2, 3))
+    empty = np.empty(0, np.int32)
+    predict_pairs(empty, empty, W, H, np.ones(2), np.ones(2), 1.0, out, 2)
+    assert out.shape == (0,)
+
+
+# ----------------------------------------------------------------------- drivers
+
+
+def sgd_params(schedule, learning_rate=0.05, decay_rate=0.8, decay_steps=17):
+    return SimpleNamespace(
+        learning_rate_schedule=schedule,
+        learning_rate=learning_rate,
+        decay_rate=decay_rate,
+        decay_steps=decay_steps,
+        alpha=0.1,
+        loss="squared_error",
+        fit_biases=True,
+    )
+
+
+def test_sgd_step_size_staircase():
+    params = sgd_params("exponential", 0.1, 0.5, 3)
+    # 0.1 * 0.5 ** floor(t / 3)
+    expected = [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125]
+    assert_allclose([step_size(params, t) for t in range(10)], expected, rtol=1e-15)
+
+    constant = sgd_params("constant", 0.1, 0.5, 3)
+    assert [step_size(constant, t) for t in (0, 3, 1000)] == [0.1, 0.1, 0.1]
+
+
+def sgd_solver(dtype, schedule="exponential", n_threads=1, seed=10, n_ratings=300):
+    rng = np.random.default_rng(seed)
+    users, items, values, weights, W, H, bu, bi = sgd_problem(
+        rng, dtype, True, n_ratings
+    )
+    ratings = SimpleNamespace(
+        users=users, items=items, values=values, weights=weights,
+        n_ratings=values.size, n_users=W.shape[0], n_items=H.shape[0],
+    )  # fmt: skip
+    model = SimpleNamespace(
+        user_factors=W.copy(), item_factors=H.copy(),
+        user_bias=bu.copy(), item_bias=bi.copy(),
+    )  # fmt: skip
+    params = sgd_params(schedule, learning_rate=0.05, decay_rate=0.8, decay_steps=17)
+    params.n_threads = n_threads
+    solver = SGDSolver(ratings, model, params, np.random.default_rng(seed))
+    return solver, ratings, model, (W, H, bu, bi)
+
+
+def test_sgd_solver_groups_ratings_into_a_grid_of_blocks():
+    solver, ratings, _, _ = sgd_solver(np.float64)
+    B = solver.n_blocks
+    assert B == 8
+    assert solver.block_ptr[0] == 0 and solver.block_ptr[-1] == ratings.n_ratings
+    # The same ratings, reordered.
+    before = sorted(zip(ratings.users, ratings.items, ratings.values, strict=True))
+    after = sorted(zip(solver.users, solver.items, solver.values, strict=True))
+    assert before == after
+    # Every block's ratings come from one user group and one item group, and no
+    # user (item) group appears in two block rows (columns).
+    user_group, item_group = {}, {}
+    for b in range(B * B):
+        part = slice(solver.block_ptr[b], solver.block_ptr[b + 1])
+        for u in solver.users[part]:
+            assert user_group.setdefault(u, b // B) == b // B
+        for i in solver.items[part]:
+            assert item_group.setdefault(i, b % B) == b % B
+
+
+def test_sgd_solver_strata_cover_the_grid_once_without_conflicts():
+    solver, *_ = sgd_solver(np.float64)
+    B = solver.n_blocks
+    strata = list(solver.strata())
+    assert len(strata) == B
+    blocks = np.concatenate(strata)
+    assert sorted(blocks) == list(range(B * B))
+    for stratum in strata:
+        assert len(set(stratum // B)) == B  # no two blocks share a user group
+        assert len(set(stratum % B)) == B  # nor an item group
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("schedule", ["exponential", "constant"])
+def test_sgd_solver_epochs_match_reference(dtype, schedule, monkeypatch):
+    """Three epochs equal the reference visiting the same blocks one by one,
+    with the step size of the staircase at the start of each stratum."""
+    solver, _, model, state = sgd_solver(dtype, schedule)
+    calls = []
+
+    def recording(*args):
+        calls.append((args[5].copy(), args[6].copy(), args[11]))
+        return sgd_blocks(*args)
+
+    monkeypatch.setattr("skmf._solvers.sgd.sgd_blocks", recording)
+    data = (solver.users, solver.items, solver.values, solver.weights)
+    sizes = np.diff(solver.block_ptr)
+    t = 0
+    for _ in range(3):
+        calls.clear()
+        total = solver.epoch()
+        expected_total = 0.0
+        for blocks, offsets, lr in calls:
+            expected_lr = 0.05 if schedule == "constant" else 0.05 * 0.8 ** (t // 17)
+            assert lr == pytest.approx(expected_lr, rel=1e-15)
+            assert np.all(
+                (offsets >= 0) & ((offsets < sizes[blocks]) | (sizes[blocks] == 0))
+            )
+            order = np.concatenate(
+                [
+                    np.roll(np.arange(solver.block_ptr[b], solver.block_ptr[b + 1]), -o)
+                    for b, o in zip(blocks, offsets, strict=True)
+                ]
+            )
+            *state, part = reference.sgd_pass(
+                *data, order, *state, lr, 0.1, "squared_error", True
+            )
+            expected_total += part
+            t += order.size
+        assert_close(total, expected_total, dtype)
+        got = (model.user_factors, model.item_factors, model.user_bias, model.item_bias)
+        for got_array, expected_array in zip(got, state, strict=True):
+            assert got_array.dtype == dtype
+            assert_close(got_array, expected_array, dtype)
+    assert solver.n_updates == t == 3 * solver.values.size
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_solver_threads_give_identical_models(dtype):
+    models = []
+    for n_threads in (1, 2, 4):
+        solver, _, model, _ = sgd_solver(dtype, n_threads=n_threads, n_ratings=2000)
+        for _ in range(3):
+            solver.epoch()
+        models.append(model)
+    for other in models[1:]:
+        assert_array_equal(other.user_factors, models[0].user_factors)
+        assert_array_equal(other.item_bias, models[0].item_bias)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_solver_epoch_is_two_reference_half_sweeps(dtype, weighted, fit_biases):
+    rng = np.random.default_rng(11)
+    n_users, n_items, k = 9, 7, 3
+    users, items, values, weights = make_ratings(
+        rng, n_users, n_items, 70, dtype, weighted
+    )
+    W, _ = make_factors(rng, n_users, k, dtype)
+    H, _ = make_factors(rng, n_items, k, dtype)
+    bu, bi = np.zeros(n_users, dtype), np.zeros(n_items, dtype)
+    ratings = SimpleNamespace(
+        users=users, items=items, values=values, weights=weights,
+        n_users=n_users, n_items=n_items,
+    )  # fmt: skip
+    model = SimpleNamespace(
+        user_factors=W.copy(), item_factors=H.copy(),
+        user_bias=bu.copy(), item_bias=bi.copy(),
+    )  # fmt: skip
+    params = SimpleNamespace(alpha=0.1, fit_biases=fit_biases, n_threads=2, cg_steps=0)
+    solver = ALSSolver(ratings, model, params, None)
+
+    for _ in range(2):
+        W, bu, _ = reference.als_half_sweep(
+            users, items, values, weights, n_users, bu, H, bi, 0.1, fit_biases
+        )
+        H, bi, expected_loss = reference.als_half_sweep(
+            items, users, values, weights, n_items, bi, W, bu, 0.1, fit_biases
+        )
+        loss = solver.epoch()
+        assert_close(model.user_factors, W, dtype)
+        assert_close(model.item_factors, H, dtype)
+        assert_close(model.user_bias, bu, dtype)
+        assert_close(model.item_bias, bi, dtype)
+        assert_close(loss, expected_loss, dtype)
+        # After the item half-sweep, its loss is the whole model's training loss.
+        sse = reference.weighted_sse(users, items, values, weights, W, H, bu, bi)
+        assert_close(loss, sse, dtype)
+
+
+def row_objective(csr, rows, row_bias, cols, col_bias, alpha, fit_biases):
+    """Sum over rows of the objective each half-sweep minimises, in float64."""
+    indptr, indices, ratings, weights = csr
+    total = 0.0
+    for r in range(indptr.size - 1):
+        part = slice(indptr[r], indptr[r + 1])
+        j = indices[part]
+        s = weights[part] if weights.size else np.ones(j.size)
+        b = row_bias[r] if fit_biases else 0.0
+        e = ratings[part] - col_bias[j] - b - cols[j] @ rows[r].astype(np.float64)
+        penalty = rows[r].astype(np.float64) @ rows[r] + b * b
+        total += np.sum(s * (e * e + alpha * penalty))
+    return total
+
+
+def csr_problem(rng, dtype, weighted, k=3):
+    rows, cols, values, weights, X, b, Y, c = als_problem(rng, dtype, weighted, k=k)
+    return to_csr(rows, cols, values, weights, X.shape[0]), X, b, Y, c
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_cg_with_enough_steps_is_exact(weighted, fit_biases):
+    """Conjugate gradients solve a d x d system in d steps (in exact arithmetic)."""
+    rng = np.random.default_rng(13)
+    csr, W, bu, H, bi = csr_problem(rng, np.float64, weighted)
+    exact_W, exact_bu, _ = run_als_kernel(csr, W, bu, H, bi, 0.1, fit_biases, 1)
+    cg_W, cg_bu = W.copy(), bu.copy()
+    als_half_sweep(*csr, cg_W, cg_bu, H, bi, 0.1, fit_biases, 2, 10)
+    assert_allclose(cg_W, exact_W, atol=1e-9)
+    assert_allclose(cg_bu, exact_bu, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_als_cg_steps_lower_the_objective_towards_the_optimum(dtype, fit_biases):
+    rng = np.random.default_rng(14)
+    csr, W, bu, H, bi = csr_problem(rng, dtype, True, k=4)
+    args = (H, bi, 0.1, fit_biases)
+    objectives = [row_objective(csr, W, bu, *args)]
+    for steps in (1, 2, 3):
+        rows, bias = W.copy(), bu.copy()
+        als_half_sweep(*csr, rows, bias, *args, 1, steps)
+        objectives.append(row_objective(csr, rows, bias, *args))
+    rows, bias, _ = run_als_kernel(csr, W, bu, *args, 1)
+    optimum = row_objective(csr, rows, bias, *args)
+    assert all(a > b for a, b in zip(objectives, objectives[1:], strict=False))
+    assert objectives[-1] >= optimum * (1 - 1e-6)
+
+
+def test_als_half_sweep_without_loss_returns_zero():
+    rng = np.random.default_rng(15)
+    csr, W, bu, H, bi = csr_problem(rng, np.float64, False)
+    loss = als_half_sweep(*csr, W, bu, H, bi, 0.1, True, 1, 0, False)
+    assert loss == 0.0
+    assert np.any(W != 0)
+
+
+def test_als_solver_raises_on_a_failed_cholesky():
+    users = np.array([0, 1, 1], np.int32)
+    items = np.array([0, 0, 1], np.int32)
+    ratings = SimpleNamespace(
+        users=users, items=items, values=np.ones(3), weights=np.empty(0),
+        n_users=2, n_items=2,
+    )  # fmt: skip
+    # User 0 only rated item 0, whose factors are 0: no solution without alpha.
+    model = SimpleNamespace(
+        user_factors=np.ones((2, 1)), item_factors=np.array([[0.0], [1.0]]),
+        user_bias=np.zeros(2), item_bias=np.zeros(2),
+    )  # fmt: skip
+    params = SimpleNamespace(alpha=0.0, fit_biases=False, n_threads=1, cg_steps=0)
+    solver = ALSSolver(ratings, model, params, None)
+    with pytest.raises(FloatingPointError, match="row 0 "):
+        solver.epoch()
+
+
+# ---------------------------------------------------------------------- group_by
+
+
+@pytest.mark.parametrize("key_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("n_groups", [1, 7, 1000])
+def test_group_by_is_a_stable_sort(key_dtype, n_groups):
+    keys = np.random.default_rng(12).integers(n_groups, size=5000).astype(key_dtype)
+    indptr, order = group_by(keys, n_groups)
+    assert_array_equal(order, np.argsort(keys, kind="stable"))
+    assert_array_equal(np.diff(indptr), np.bincount(keys, minlength=n_groups))
+    assert indptr[0] == 0 and indptr.dtype == order.dtype == np.int64
+
+
+def test_group_by_empty_groups_and_input():
+    indptr, order = group_by(np.array([3, 3, 0], np.int32), 5)
+    assert_array_equal(indptr, [0, 1, 1, 1, 3, 3])
+    assert_array_equal(order, [2, 0, 1])
+    indptr, order = group_by(np.empty(0, np.int32), 2)
+    assert_array_equal(indptr, [0, 0, 0])
+    assert order.size == 0
