@@ -79,6 +79,7 @@ setup(
                 "_als_fast",
                 "_predict_fast",
                 "_group_fast",
+                "_implicit_fast",
             )
         ],
         compiler_directives={

@@ -1,7 +1,14 @@
 """Fast matrix factorization for ratings, as a scikit-learn estimator."""
 
+from ._implicit import ImplicitMatrixFactorization
 from ._mf import MatrixFactorization
+from ._recommend import RecommenderMixin
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["MatrixFactorization", "__version__"]
+__all__ = [
+    "ImplicitMatrixFactorization",
+    "MatrixFactorization",
+    "RecommenderMixin",
+    "__version__",
+]

@@ -1,14 +1,21 @@
 """The ``skmf`` command (also ``python -m skmf``).
 
-``skmf [evaluate] [PATH]`` cross-validates a biases-only baseline and
+``skmf evaluate [PATH]`` cross-validates a biases-only baseline and
 :class:`~skmf.MatrixFactorization` with both solvers, on a ratings file or, with
-no PATH, on a generated data set, and prints RMSE, MAE and fit time.
+no PATH, on a generated data set, and prints RMSE, MAE and fit time (the
+default command: ``skmf [PATH]`` does the same). ``skmf fit`` trains one model
+and saves it with joblib, ``skmf recommend`` prints top-N items for users from
+a saved model, and ``skmf tune`` grid-searches the number of factors, the
+regularization and the learning rate.
 
 Commands live in ``_COMMANDS``: each adds its own sub-parser and sets the
 function that runs it. A command line that does not start with a command name
 runs ``evaluate``. The argument groups for reading ratings and for the model
-are shared helpers, so that later commands (fit, recommend, tune) read data
-and configure models the same way.
+are shared helpers, so that every command reads data and configures models the
+same way.
+
+Exit codes: 0 on success, 2 for bad arguments or unreadable input (nothing was
+computed), 1 when the computation itself failed (e.g. a diverging fit).
 """
 
 import argparse
@@ -16,14 +23,20 @@ import bz2
 import csv
 import gzip
 import lzma
+import math
+import os
 import sys
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, cross_validate
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from . import __version__
 from ._mf import MatrixFactorization
@@ -76,6 +89,7 @@ _COLUMN_NAMES = {
 }  # fmt: skip
 _DEFAULT_POSITIONS = {"user": 0, "item": 1, "rating": 2}
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_PARQUET_SUFFIXES = (".parquet", ".pq")
 _SNIFF_LINES = 50
 
 
@@ -254,6 +268,29 @@ def _check_values(frame, positions, names, path, header):
     return y
 
 
+def _read_parquet(path, specs):
+    """Ratings from a Parquet file: its columns are named, their types known."""
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError as exc:
+        raise UsageError(
+            f"reading {path} needs a Parquet engine: pip install pyarrow ({exc})"
+        ) from None
+    except Exception as exc:  # pyarrow raises its own error types
+        raise UsageError(f"cannot read {path} as Parquet: {exc}") from None
+    names = [str(name) for name in frame.columns]
+    if frame.shape[0] == 0:
+        raise UsageError(f"{path} holds no rows: there are no ratings to read.")
+    positions = _resolve_columns(specs, names, len(names), path)
+    frame.columns = range(len(names))
+    y = _check_values(frame, positions, names, path, header=0)
+    X = frame[[positions["user"], positions["item"]]].to_numpy()
+    described = ", ".join(
+        f"{role}={names[positions[role]]!r}" for role in ("user", "item", "rating")
+    )
+    return Ratings(X=X, y=y, source=f"{path} (Parquet; columns {described})")
+
+
 def read_ratings(
     path,
     *,
@@ -263,13 +300,14 @@ def read_ratings(
     rating_col=None,
     header=None,
 ):
-    """Read (user, item, rating) triplets from a delimited text file.
+    """Read (user, item, rating) triplets from a delimited text or Parquet file.
 
     Parameters
     ----------
     path : str or path-like
         CSV, TSV or whitespace-separated file, optionally compressed (.gz,
-        .bz2, .xz).
+        .bz2, .xz), or a Parquet file (.parquet, .pq; needs pyarrow). The
+        separator and header options do not apply to Parquet.
     sep : str, default=None
         Column separator; None detects it (tab, comma, semicolon, pipe, "::",
         else runs of whitespace). "tab" and "whitespace" are accepted.
@@ -294,6 +332,13 @@ def read_ratings(
         raise UsageError(f"no such file: {path}{hint}")
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not a ratings file.")
+    specs = {
+        "user": _parse_column(user_col),
+        "item": _parse_column(item_col),
+        "rating": _parse_column(rating_col),
+    }
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        return _read_parquet(path, specs)
     try:
         lines = _head(path, _SNIFF_LINES)
     except OSError as exc:
@@ -309,11 +354,6 @@ def read_ratings(
                 f"cannot tell how the columns of {path} are separated; pass --sep."
             )
     rows = [_split(line, sep) for line in lines]
-    specs = {
-        "user": _parse_column(user_col),
-        "item": _parse_column(item_col),
-        "rating": _parse_column(rating_col),
-    }
     if header is None:
         header = _detect_header(rows)
     if header and len(rows) == 1:
@@ -394,7 +434,9 @@ def _add_data_arguments(parser):
         nargs="?",
         metavar="PATH",
         help="ratings file: CSV, TSV or whitespace-separated, one rating per line, "
-        "optionally .gz/.bz2/.xz. Without it, a generated data set is used: "
+        "optionally .gz/.bz2/.xz, or Parquet (.parquet, .pq; of the reading "
+        "options only the --*-col ones apply). Without it, a generated data set "
+        "is used: "
         + ", ".join(f"{k}={v}" for k, v in DEFAULT_DATA.items())
         + " (see skmf.datasets.make_ratings).",
     )
@@ -427,13 +469,15 @@ def _add_data_arguments(parser):
     )
 
 
-def _add_model_arguments(parser):
+def _add_model_arguments(parser, *, n_components=True):
+    """The "model" group; returns it, for commands to add their own options."""
     group = parser.add_argument_group(
         "model", "Parameters of MatrixFactorization; omitted ones keep its defaults."
     )
-    group.add_argument(
-        "--n-components", type=_positive_int, metavar="K", help="factor length"
-    )
+    if n_components:
+        group.add_argument(
+            "--n-components", type=_positive_int, metavar="K", help="factor length"
+        )
     group.add_argument(
         "--max-iter",
         type=_positive_int,
@@ -452,6 +496,7 @@ def _add_model_arguments(parser):
         default=0,
         help="random_state of the models and of the folds (default: 0)",
     )
+    return group
 
 
 def _load_ratings(args):
@@ -469,10 +514,20 @@ def _load_ratings(args):
     )
 
 
+def _print_data(ratings):
+    X, y = ratings.X, ratings.y
+    n_users, n_items = len(pd.unique(X[:, 0])), len(pd.unique(X[:, 1]))
+    print(f"data: {ratings.source}")
+    print(
+        f"      {y.shape[0]:,} ratings, {n_users:,} users, {n_items:,} items, "
+        f"ratings {y.min():g} to {y.max():g}"
+    )
+
+
 def _model_params(args):
     params = {"random_state": args.seed}
     for name in ("n_components", "max_iter", "n_jobs"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
             params[name] = value
     return params
@@ -515,9 +570,28 @@ def _describe(model):
     return f"{type(model).__name__}({changed})"
 
 
+def _columns(header, rows, right=()):
+    """A plain-text table: columns padded to their widest cell.
+
+    Columns whose positions are in ``right`` are right-aligned (numbers).
+    """
+    rows = [header, *rows]
+    widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(width) if j in right else cell.ljust(width)
+            for j, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def _mean_std(mean, std):
+    return f"{mean:.4f} ± {std:.4f}"
+
+
 def _format_table(results):
-    header = ("model", "RMSE", "MAE", "fit time")
-    rows = [header]
+    rows = []
     for name, scores in results.items():
         if isinstance(scores, Exception):
             rows.append((name, "failed", "", ""))
@@ -526,18 +600,12 @@ def _format_table(results):
         rows.append(
             (
                 name,
-                f"{rmse.mean():.4f} ± {rmse.std():.4f}",
-                f"{mae.mean():.4f} ± {mae.std():.4f}",
+                _mean_std(rmse.mean(), rmse.std()),
+                _mean_std(mae.mean(), mae.std()),
                 f"{scores['fit_time'].mean():.2f} s",
             )
         )
-    widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-        for row in rows
-    )
+    return _columns(("model", "RMSE", "MAE", "fit time"), rows)
 
 
 def run_evaluate(args):
@@ -551,12 +619,7 @@ def run_evaluate(args):
             f"{args.folds}-fold cross-validation needs at least {args.folds} "
             f"ratings; the data has {n_ratings}."
         )
-    n_users, n_items = len(pd.unique(X[:, 0])), len(pd.unique(X[:, 1]))
-    print(f"data: {ratings.source}")
-    print(
-        f"      {n_ratings:,} ratings, {n_users:,} users, {n_items:,} items, "
-        f"ratings {y.min():g} to {y.max():g}"
-    )
+    _print_data(ratings)
     models = _evaluate_models(args)
     print("models (parameters not at their defaults):")
     for name, model in models.items():
@@ -587,7 +650,6 @@ def run_evaluate(args):
     print()
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0
-    return 0
 
 
 def _add_evaluate(subparsers):
@@ -618,8 +680,463 @@ def _add_evaluate(subparsers):
     parser.set_defaults(run=run_evaluate)
 
 
+# ---------------------------------------------------------------------------
+# Saved models
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path`` with joblib, atomically.
+
+    The model is dumped to a temporary file beside ``path`` and renamed over
+    it, so that an interrupted save never leaves a truncated model behind.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot save the model to {path}: no folder {folder}.")
+    if path.is_dir():
+        raise UsageError(f"cannot save the model to {path}: it is a directory.")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=folder, prefix=f".{path.name}.", suffix=".part"
+    )
+    os.close(descriptor)
+    try:
+        joblib.dump(model, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path):
+    """A model saved by ``skmf fit`` (or any joblib/pickle file of one)."""
+    path = Path(path)
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise UsageError(f"cannot load a model from {path}: {what}.")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # unpickling raises anything the file leads to
+        raise UsageError(f"cannot load a model from {path}: {exc}") from None
+    if not hasattr(model, "users_") or not hasattr(model, "items_"):
+        raise UsageError(
+            f"{path} does not hold a fitted skmf model (it holds a "
+            f"{type(model).__name__}); make one with 'skmf fit'."
+        )
+    return model
+
+
+def _rmse(model, X, y):
+    return math.sqrt(float(np.mean((model.predict(X) - y) ** 2)))
+
+
+# ---------------------------------------------------------------------------
+# fit
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _nonnegative_float(text):
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def run_fit(args):
+    """Fit one model on the ratings and save it."""
+    start = time.perf_counter()
+    ratings = _load_ratings(args)
+    _print_data(ratings)
+    params = _model_params(args)
+    params["solver"] = args.solver
+    for name in ("alpha", "learning_rate"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    if args.early_stopping:
+        params["early_stopping"] = True
+    if args.verbose:
+        params["verbose"] = 1
+    model = MatrixFactorization(**params)
+    print(f"model: {_describe(model)}")
+    fit_start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            model.fit(ratings.X, ratings.y)
+        except ValueError as exc:
+            print(f"skmf fit: the fit failed: {exc}", file=sys.stderr)
+            return 1
+    fit_time = time.perf_counter() - fit_start
+    for warning in caught:
+        print(f"skmf fit: warning: {warning.message}", file=sys.stderr)
+    print(
+        f"fitted in {fit_time:.2f} s ({model.n_iter_} iterations); training RMSE "
+        f"{_rmse(model, ratings.X, ratings.y):.4f}"
+        + (
+            f", best validation RMSE {-model.best_validation_score_:.4f}"
+            if model.best_validation_score_ is not None
+            else ""
+        )
+    )
+    save_model(model, args.output)
+    print(f"saved to {args.output}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _add_fit(subparsers):
+    parser = subparsers.add_parser(
+        "fit",
+        help="fit a model on a ratings file and save it",
+        description="Fit MatrixFactorization on a ratings file (or, without one,\n"
+        "on a generated data set) and save the fitted model with joblib. Load it\n"
+        "in Python with joblib.load(path), or use it with 'skmf recommend'.",
+        epilog="examples:\n"
+        "  skmf fit ml-100k/u.data -o model.joblib\n"
+        "  skmf fit ratings.csv --user-col userId --item-col movieId -o m.joblib \\\n"
+        "      --solver als --n-components 50 --alpha 0.05 --verbose\n"
+        "  skmf fit ratings.parquet -o m.joblib --early-stopping",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data_arguments(parser)
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="MODEL",
+        help="file to save the fitted model to (replaced if it exists)",
+    )
+    group = _add_model_arguments(parser)
+    group.add_argument(
+        "--solver", choices=("sgd", "als"), default="sgd", help="(default: sgd)"
+    )
+    group.add_argument(
+        "--alpha", type=_nonnegative_float, metavar="λ", help="regularization"
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="η",
+        help="initial SGD step size (SGD only)",
+    )
+    group.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out 10%% of the ratings and keep the best epoch",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the loss, time and ETA of every epoch",
+    )
+    parser.set_defaults(run=run_fit)
+
+
+# ---------------------------------------------------------------------------
+# recommend
+
+
+def _match_ids(texts, known):
+    """Ids typed on the command line, as the model's ids where they match.
+
+    An id matches a fitted id whose text is the same ("42" is the int 42 of a
+    model fitted on ints); an id that matches none is passed on as typed, and
+    the model ranks for it as for any unknown user.
+    """
+    by_text = {str(value): value for value in known.tolist()}
+    ids = [by_text.get(text, text) for text in texts]
+    unknown = [text for text in texts if text not in by_text]
+    return np.array(ids, dtype=object), unknown
+
+
+def run_recommend(args):
+    """Print the top-N items for each user from a saved model."""
+    model = load_model(args.model)
+    if not hasattr(model, "recommend"):
+        raise UsageError(
+            f"the model in {args.model} has no recommend method: it was saved by "
+            "a version of skmf without it. Fit it again with 'skmf fit'."
+        )
+    users, unknown = _match_ids(args.users, model.users_)
+    items, scores = model.recommend(users, n=args.n, exclude_seen=not args.include_seen)
+    header = ("user", "rank", "item", "score")
+    rows = [
+        (str(user), str(rank), str(item), f"{score:.4f}")
+        for user, user_items, user_scores in zip(args.users, items, scores, strict=True)
+        for rank, (item, score) in enumerate(
+            zip(user_items, user_scores, strict=True), 1
+        )
+        if np.isfinite(score)
+    ]
+    if args.tsv:
+        print("\t".join(header))
+        print("\n".join("\t".join(row) for row in rows))
+    else:
+        print(_columns(header, rows, right=(1, 3)))
+    for user in unknown:
+        print(
+            f"skmf recommend: user {user!r} was not in the training data: these "
+            "are the recommendations for an unknown user.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_recommend(subparsers):
+    parser = subparsers.add_parser(
+        "recommend",
+        help="top-N items for users from a saved model",
+        description="Print the N best-scoring items for each user, from a model\n"
+        "saved by 'skmf fit': by default only items the user had not rated.\n"
+        "A user unknown to the model gets the model's ranking for unknown users\n"
+        "(for MatrixFactorization: the items with the highest bias).",
+        epilog="examples:\n"
+        "  skmf recommend model.joblib 196 186 -n 5\n"
+        "  skmf recommend model.joblib 196 --tsv > top10.tsv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model saved by 'skmf fit'")
+    parser.add_argument("users", metavar="USER", nargs="+", help="user ids")
+    parser.add_argument(
+        "-n",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="items per user (default: 10)",
+    )
+    parser.add_argument(
+        "--include-seen",
+        action="store_true",
+        help="also recommend items the user rated in the training data",
+    )
+    parser.add_argument(
+        "--tsv",
+        action="store_true",
+        help="tab-separated output with a header line, for scripts",
+    )
+    parser.set_defaults(run=run_recommend)
+
+
+# ---------------------------------------------------------------------------
+# tune
+
+# Grid searched when a parameter's values are not given.
+DEFAULT_GRID = {
+    "n_components": [10, 50, 100],
+    "alpha": [0.01, 0.05, 0.1],
+    "learning_rate": [0.005, 0.01, 0.02],
+}
+
+
+def _list_of(convert):
+    def parse(text):
+        values = [convert(part) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"no values in {text!r}")
+        return sorted(set(values))
+
+    parse.__name__ = f"list of {convert.__name__}"
+    return parse
+
+
+def _grid_table(search, grid):
+    """The grid's rows, best first: parameters, RMSE and MAE, fit time."""
+    results = search.cv_results_
+    names = list(grid)
+    header = ("rank", *names, "RMSE", "MAE", "fit time")
+    order = np.argsort(-np.nan_to_num(results["mean_test_rmse"], nan=-np.inf))
+    rows = []
+    for j in order:
+        params = [f"{results['params'][j][name]:g}" for name in names]
+        rmse = -results["mean_test_rmse"][j]
+        if not np.isfinite(rmse):
+            rows.append(("-", *params, "failed", "", ""))
+            continue
+        rows.append(
+            (
+                str(results["rank_test_rmse"][j]),
+                *params,
+                _mean_std(rmse, results["std_test_rmse"][j]),
+                _mean_std(-results["mean_test_mae"][j], results["std_test_mae"][j]),
+                f"{results['mean_fit_time'][j]:.2f} s",
+            )
+        )
+    return _columns(header, rows)
+
+
+def _error_line(error):
+    """The last exception line in a message holding tracebacks (or all of it)."""
+    lines = [
+        line
+        for line in str(error).splitlines()
+        if line.split(":")[0].endswith(("Error", "Exception"))
+    ]
+    return lines[-1] if lines else str(error)
+
+
+def run_tune(args):
+    """Grid search with K-fold cross-validation; print the table."""
+    start = time.perf_counter()
+    ratings = _load_ratings(args)
+    n_ratings = ratings.y.shape[0]
+    if n_ratings < args.folds:
+        raise UsageError(
+            f"{args.folds}-fold cross-validation needs at least {args.folds} "
+            f"ratings; the data has {n_ratings}."
+        )
+    grid = {
+        "n_components": args.n_components_grid or DEFAULT_GRID["n_components"],
+        "alpha": args.alpha_grid or DEFAULT_GRID["alpha"],
+    }
+    if args.solver == "sgd":
+        grid["learning_rate"] = args.learning_rate_grid or DEFAULT_GRID["learning_rate"]
+    elif args.learning_rate_grid:
+        raise UsageError("--learning-rate is for --solver sgd; ALS has no step size.")
+    if args.solver == "als" and 0 in grid["alpha"]:
+        raise UsageError("--solver als needs every --alpha above 0.")
+    model = MatrixFactorization(solver=args.solver, **_model_params(args))
+    _print_data(ratings)
+    n_fits = math.prod(len(values) for values in grid.values()) * args.folds
+    print(f"model: {_describe(model)}")
+    print(
+        "grid: "
+        + "; ".join(
+            f"{name} {', '.join(f'{v:g}' for v in values)}"
+            for name, values in grid.items()
+        )
+    )
+    print(
+        f"{args.folds}-fold cross-validation (KFold, shuffle=True, "
+        f"random_state={args.seed}), {n_fits} fits; mean ± std over folds"
+    )
+    print()
+    search = GridSearchCV(
+        model,
+        grid,
+        scoring={
+            "rmse": "neg_root_mean_squared_error",
+            "mae": "neg_mean_absolute_error",
+        },
+        refit="rmse" if args.output else False,
+        cv=KFold(n_splits=args.folds, shuffle=True, random_state=args.seed),
+        error_score=np.nan,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        # Failed fits (e.g. diverging SGD) are reported in the table.
+        warnings.simplefilter("always", FitFailedWarning)
+        warnings.filterwarnings("ignore", "One or more of the test scores")
+        try:
+            search.fit(ratings.X, ratings.y)
+        except ValueError as exc:  # every fit failed, or the refit did
+            print(f"skmf tune: the fits failed: {_error_line(exc)}", file=sys.stderr)
+            return 1
+    print(_grid_table(search, grid))
+    print()
+    failures = [w for w in caught if issubclass(w.category, FitFailedWarning)]
+    if failures:
+        print(f"failed: the fit raised {_error_line(failures[0].message)}")
+    scores = search.cv_results_["mean_test_rmse"]
+    best = search.cv_results_["params"][int(np.nanargmax(scores))]
+    print(
+        "best: "
+        + ", ".join(f"{name}={best[name]:g}" for name in grid)
+        + f" (RMSE {-np.nanmax(scores):.4f})"
+    )
+    if args.output:
+        save_model(search.best_estimator_, args.output)
+        print(f"saved the best model, refitted on all the ratings, to {args.output}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _add_tune(subparsers):
+    parser = subparsers.add_parser(
+        "tune",
+        help="grid search over K, λ and the learning rate",
+        description="Grid search of MatrixFactorization's number of factors K,\n"
+        "regularization λ (alpha) and, for SGD, learning rate, with K-fold\n"
+        "cross-validation. Prints RMSE and MAE (mean ± std over the folds) for\n"
+        "every combination, best first. Values are comma-separated lists; the\n"
+        "defaults are "
+        + "; ".join(
+            f"{name} {','.join(map(str, values))}"
+            for name, values in DEFAULT_GRID.items()
+        )
+        + ".",
+        epilog="examples:\n"
+        "  skmf tune ml-100k/u.data\n"
+        "  skmf tune ratings.csv --n-components 20,50 --alpha 0.02,0.05,0.1 \\\n"
+        "      --learning-rate 0.01 --folds 3 -o best.joblib\n"
+        "  skmf tune ratings.csv --solver als --alpha 0.05,0.1,0.2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_data_arguments(parser)
+    group = parser.add_argument_group("grid")
+    group.add_argument(
+        "--n-components",
+        dest="n_components_grid",
+        type=_list_of(_positive_int),
+        metavar="K,K,...",
+        help="factor lengths",
+    )
+    group.add_argument(
+        "--alpha",
+        dest="alpha_grid",
+        type=_list_of(_nonnegative_float),
+        metavar="λ,λ,...",
+        help="regularization strengths",
+    )
+    group.add_argument(
+        "--learning-rate",
+        dest="learning_rate_grid",
+        type=_list_of(_positive_float),
+        metavar="η,η,...",
+        help="SGD step sizes (SGD only)",
+    )
+    group.add_argument(
+        "--folds",
+        type=_n_folds,
+        default=3,
+        metavar="K",
+        help="number of cross-validation folds (default: 3)",
+    )
+    group.add_argument(
+        "-o",
+        "--output",
+        metavar="MODEL",
+        help="refit the best combination on all the ratings and save it here",
+    )
+    model = _add_model_arguments(parser, n_components=False)
+    model.add_argument(
+        "--solver", choices=("sgd", "als"), default="sgd", help="(default: sgd)"
+    )
+    parser.set_defaults(run=run_tune)
+
+
 # Each command: name -> function adding its sub-parser (which sets `run`).
-_COMMANDS = {"evaluate": _add_evaluate}
+_COMMANDS = {
+    "evaluate": _add_evaluate,
+    "fit": _add_fit,
+    "recommend": _add_recommend,
+    "tune": _add_tune,
+}
 
 
 def build_parser():

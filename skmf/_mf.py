@@ -28,6 +28,8 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from ._encoding import encode_ids, fit_ids
+from ._persistence import VersionedStateMixin
+from ._recommend import ExplicitRecommenderMixin, seen_matrix
 from ._solvers._predict_fast import max_threads, predict_pairs
 from ._solvers.als import ALSSolver
 from ._solvers.sgd import SGDSolver
@@ -139,7 +141,9 @@ def _penalty(model, ratings, n_per_user, n_per_item):
     return float(n_per_user @ user + n_per_item @ item)
 
 
-class MatrixFactorization(RegressorMixin, BaseEstimator):
+class MatrixFactorization(
+    VersionedStateMixin, ExplicitRecommenderMixin, RegressorMixin, BaseEstimator
+):
     r"""Biased matrix factorization of ratings, learned by SGD or ALS.
 
     A rating of item ``i`` by user ``u`` is predicted as
@@ -334,10 +338,10 @@ class MatrixFactorization(RegressorMixin, BaseEstimator):
     >>> mf = MatrixFactorization(n_components=2, solver="als", random_state=0)
     >>> mf.fit(X, y)
     MatrixFactorization(n_components=2, random_state=0, solver='als')
-    >>> mf.predict([["ann", "heat"], ["dan", "up"]]).round(2)
-    array([2.6..., 4.1...])
+    >>> mf.predict([["ann", "up"], ["dan", "up"]]).round(1)  # dan is unknown
+    array([4.9, 4.1])
     >>> mf.users_
-    array(['ann', 'bob', 'cat'], dtype=object)
+    array(['ann', 'bob', 'cat'], dtype='<U4')
     """
 
     _parameter_constraints: dict = {
@@ -510,6 +514,7 @@ class MatrixFactorization(RegressorMixin, BaseEstimator):
             n_users=self.users_.shape[0],
             n_items=self.items_.shape[0],
         )
+        self._seen = seen_matrix(users, items, ratings.n_users, ratings.n_items)
         del X, y, users, items
 
         shape = (ratings.n_users, ratings.n_items)

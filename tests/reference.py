@@ -240,3 +240,79 @@ def predict_pairs(
                 value += float(user_factors[u, k]) * float(item_factors[i, k])
         out[t] = value
     return out
+
+
+def _implicit_system(r, rows, cols, confidence, Y, reg):
+    """Dense normal equations of row ``r`` for implicit feedback, from every cell.
+
+    Cell ``(r, j)`` has preference 1 and confidence ``c`` if it is listed (the
+    listed pairs are distinct), and preference 0 and confidence 1 otherwise.
+    Minimising
+    ``sum_j c_j (p_j - x . y_j)**2 + reg |x|**2`` over ``x`` gives
+
+        (sum_j c_j y_j y_j^T + reg I) x = sum_j c_j p_j y_j
+    """
+    n_cols, n_components = Y.shape
+    c = np.ones(n_cols)
+    p = np.zeros(n_cols)
+    for q in range(len(rows)):
+        if rows[q] == r:
+            c[cols[q]] = float(confidence[q])
+            p[cols[q]] = 1.0
+    lhs = reg * np.eye(n_components)
+    rhs = np.zeros(n_components)
+    for j in range(n_cols):
+        lhs += c[j] * np.outer(Y[j], Y[j])
+        rhs += c[j] * p[j] * Y[j]
+    return lhs, rhs
+
+
+def implicit_half_sweep(rows, cols, confidence, row_factors, col_factors, reg, steps):
+    """Solve every row for implicit feedback, the columns held fixed.
+
+    The observed cells are given as coordinate lists ``(rows, cols,
+    confidence)``; the system of each row is the one of ``_implicit_system``.
+    ``steps=0`` solves it exactly; otherwise ``steps`` iterations of textbook
+    conjugate gradient start from the row's factors in ``row_factors``
+    (stopping early once the squared residual is below 1e-20). Returns the new
+    row factors.
+    """
+    Y = np.asarray(col_factors, dtype=np.float64)
+    X = np.array(row_factors, dtype=np.float64)
+    for r in range(X.shape[0]):
+        lhs, rhs = _implicit_system(r, rows, cols, confidence, Y, reg)
+        if steps == 0:
+            X[r] = np.linalg.solve(lhs, rhs)
+            continue
+        x = X[r]
+        residual = rhs - lhs @ x
+        direction = residual.copy()
+        for _ in range(steps):
+            rs_old = residual @ residual
+            if rs_old < 1e-20:
+                break
+            step = rs_old / (direction @ lhs @ direction)
+            x = x + step * direction
+            residual = residual - step * (lhs @ direction)
+            direction = residual + (residual @ residual) / rs_old * direction
+        X[r] = x
+    return X
+
+
+def implicit_loss(rows, cols, confidence, user_factors, item_factors, reg):
+    """``sum c (p - x_u . y_i)**2`` over every user x item cell plus the penalty.
+
+    The listed ``(rows, cols)`` pairs are distinct, as in ``_implicit_system``.
+    """
+    X = np.asarray(user_factors, dtype=np.float64)
+    Y = np.asarray(item_factors, dtype=np.float64)
+    c = np.ones((X.shape[0], Y.shape[0]))
+    p = np.zeros_like(c)
+    for q in range(len(rows)):
+        c[rows[q], cols[q]] = float(confidence[q])
+        p[rows[q], cols[q]] = 1.0
+    total = 0.0
+    for u in range(X.shape[0]):
+        for i in range(Y.shape[0]):
+            total += c[u, i] * (p[u, i] - X[u] @ Y[i]) ** 2
+    return total + reg * (np.sum(X**2) + np.sum(Y**2))

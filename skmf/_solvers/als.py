@@ -48,10 +48,18 @@ class ALSSolver:
         m = self.model
         # Only the errors after the item half-sweep are those of the model.
         self._half_sweep(
-            self.by_user, m.user_factors, m.user_bias, m.item_factors, m.item_bias,
+            self.by_user,
+            m.user_factors,
+            m.user_bias,
+            m.item_factors,
+            m.item_bias,
             compute_loss=False,
         )
         return self._half_sweep(
-            self.by_item, m.item_factors, m.item_bias, m.user_factors, m.user_bias,
+            self.by_item,
+            m.item_factors,
+            m.item_bias,
+            m.user_factors,
+            m.user_bias,
             compute_loss=True,
         )

@@ -1,0 +1,262 @@
+"""The ``skmf fit``, ``skmf recommend`` and ``skmf tune`` commands."""
+
+import re
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold, cross_val_score
+
+from skmf import MatrixFactorization, _persistence
+from skmf.__main__ import main
+
+from .test_cli import run
+
+# Small and fast: few factors and epochs, one thread, a fixed seed.
+FAST = ["--max-iter", "3", "--n-jobs", "1", "--seed", "0"]
+needs_recommend = pytest.mark.skipif(
+    not hasattr(MatrixFactorization, "recommend"),
+    reason="MatrixFactorization.recommend (issue 4) is not there yet",
+)
+
+
+@pytest.fixture(scope="module")
+def ratings_csv(tmp_path_factory):
+    """300 users, 150 items, 6,000 ratings, with MovieLens-like header names."""
+    from skmf.datasets import make_ratings
+
+    X, y = make_ratings(300, 150, 6000, random_state=0)
+    path = tmp_path_factory.mktemp("data") / "ratings.csv"
+    pd.DataFrame({"userId": X[:, 0], "movieId": X[:, 1], "rating": y}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def read_back(path):
+    frame = pd.read_csv(path)
+    return frame[["userId", "movieId"]].to_numpy(), frame["rating"].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def model_path(ratings_csv, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "model.joblib"
+    code = main(["fit", str(ratings_csv), "-o", str(path), "--n-components", "4"])
+    assert code == 0
+    return path
+
+
+# fit
+
+
+def test_fit_saves_the_model_the_options_describe(ratings_csv, tmp_path):
+    output = tmp_path / "als.joblib"
+    result = run(
+        "fit",
+        ratings_csv,
+        "-o",
+        output,
+        "--solver",
+        "als",
+        "--alpha",
+        "0.05",
+        "--n-components",
+        "3",
+        *FAST,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"saved to {output}" in result.stdout
+    assert "6,000 ratings, 300 users, 150 items" in result.stdout
+    model = joblib.load(output)
+    expected = MatrixFactorization(
+        n_components=3, solver="als", alpha=0.05, max_iter=3, n_jobs=1, random_state=0
+    )
+    assert model.get_params() == expected.get_params()
+    # The same fit as in Python, on the same ratings.
+    X, y = read_back(ratings_csv)
+    np.testing.assert_allclose(model.predict(X), expected.fit(X, y).predict(X))
+    training_rmse = float(re.search(r"training RMSE (\d\.\d+)", result.stdout)[1])
+    assert training_rmse == pytest.approx(
+        np.sqrt(np.mean((model.predict(X) - y) ** 2)), abs=1e-4
+    )
+
+
+def test_fit_verbose_shows_epochs_and_early_stopping(ratings_csv, tmp_path, capsys):
+    output = tmp_path / "m.joblib"
+    argv = ["fit", str(ratings_csv), "-o", str(output), "-v", "--early-stopping"]
+    assert main([*argv, "--learning-rate", "0.01", *FAST]) == 0
+    out, err = capsys.readouterr()
+    assert "Epoch 1/3: loss" in out and "Epoch 3/3" in out and "ETA" in out
+    assert "skmf fit: warning: MatrixFactorization stopped at max_iter=3" in err
+    assert "best validation RMSE" in out
+    model = joblib.load(output)
+    assert model.early_stopping and model.learning_rate == 0.01
+    assert model.verbose == 1  # kept: set verbose=0 before refitting quietly
+
+
+def test_fit_reads_parquet(ratings_csv, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(ratings_csv).rename(columns={"rating": "stars"})
+    frame.insert(0, "when", 0)
+    frame.to_parquet(tmp_path / "ratings.parquet")
+    output = tmp_path / "m.joblib"
+    argv = ["fit", str(tmp_path / "ratings.parquet"), "-o", str(output)]
+    assert main([*argv, "--rating-col", "stars", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "Parquet; columns user='userId', item='movieId', rating='stars'" in out
+    assert joblib.load(output).users_.shape == (300,)
+
+
+def test_fit_errors(ratings_csv, tmp_path, capsys):
+    output = str(tmp_path / "m.joblib")
+    assert main(["fit", str(tmp_path / "none.csv"), "-o", output]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["fit", str(ratings_csv), "-o", str(tmp_path / "no/m.joblib")]) == 2
+    assert "no folder" in capsys.readouterr().err
+    # Diverging SGD: the command ran and failed, so 1; nothing is saved.
+    argv = ["fit", str(ratings_csv), "-o", output, "--learning-rate", "50"]
+    assert main([*argv, *FAST]) == 1
+    assert "diverged" in capsys.readouterr().err
+    assert not (tmp_path / "m.joblib").exists()
+    for bad in (["--alpha", "-1"], ["--learning-rate", "0"], ["--solver", "x"], []):
+        with pytest.raises(SystemExit) as info:
+            main(["fit", str(ratings_csv), *bad, *(["-o", output] if bad else [])])
+        assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be 0 or more" in err and "must be above 0" in err
+    assert "-o/--output" in err  # required
+
+
+def test_fit_on_generated_data(tmp_path):
+    output = tmp_path / "m.joblib"
+    assert main(["fit", "-o", str(output), "--n-components", "2", *FAST]) == 0
+    assert joblib.load(output).n_components == 2
+
+
+# recommend
+
+
+@needs_recommend
+def test_recommend_prints_the_models_top_n(model_path, ratings_csv):
+    result = run("recommend", model_path, "0", "7", "-n", "4", "--tsv")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(pd.io.common.StringIO(result.stdout), sep="\t")
+    assert list(table.columns) == ["user", "rank", "item", "score"]
+    model = joblib.load(model_path)
+    items, scores = model.recommend([0, 7], n=4)
+    np.testing.assert_array_equal(table["item"].to_numpy(), items.ravel())
+    np.testing.assert_allclose(table["score"], scores.ravel(), atol=1e-4)
+    assert table["rank"].tolist() == [1, 2, 3, 4] * 2
+    # Only items the user had not rated.
+    X, _ = read_back(ratings_csv)
+    rated = set(X[X[:, 0] == 0, 1])
+    assert not rated & set(table.loc[table["user"] == 0, "item"])
+
+
+@needs_recommend
+def test_recommend_include_seen_and_unknown_users(model_path, capsys):
+    assert main(["recommend", str(model_path), "0", "ghost", "-n", "150"]) == 0
+    captured = capsys.readouterr()
+    assert "user 'ghost' was not in the training data" in captured.err
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["user", "rank", "item", "score"]
+    n_unseen = sum(line.split()[0] == "0" for line in lines[1:])
+    n_ghost = sum(line.split()[0] == "ghost" for line in lines[1:])
+    assert n_ghost == 150 and n_unseen < 150  # seen items left out for user 0
+    assert main(["recommend", str(model_path), "0", "-n", "150", "--include-seen"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 151
+
+
+def test_recommend_errors(model_path, tmp_path, capsys, monkeypatch):
+    assert main(["recommend", str(tmp_path / "none.joblib"), "1"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "junk.joblib").write_text("not a model")
+    assert main(["recommend", str(tmp_path / "junk.joblib"), "1"]) == 2
+    assert "cannot load a model" in capsys.readouterr().err
+    joblib.dump({"a": 1}, tmp_path / "dict.joblib")
+    assert main(["recommend", str(tmp_path / "dict.joblib"), "1"]) == 2
+    assert "does not hold a fitted skmf model" in capsys.readouterr().err
+    model = joblib.load(model_path)
+    with monkeypatch.context() as patch:  # saved by an incompatible skmf
+        patch.setattr(_persistence, "PICKLE_FORMAT", _persistence.PICKLE_FORMAT + 1)
+        joblib.dump(model, tmp_path / "future.joblib")
+    assert main(["recommend", str(tmp_path / "future.joblib"), "1"]) == 2
+    assert "which skmf" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["recommend", str(model_path)])  # no user
+    assert info.value.code == 2
+
+
+# tune
+
+
+def test_tune_table_matches_cross_validation(ratings_csv, tmp_path, capsys):
+    output = tmp_path / "best.joblib"
+    argv = ["tune", str(ratings_csv), "--n-components", "3,2", "--alpha", "0.05"]
+    argv += ["--learning-rate", "0.01", "--folds", "2", "-o", str(output), *FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^(\d)\s+(\d)\s+0.05\s+0.01\s+(\d\.\d{4}) ± ", out, re.M)
+    assert len(rows) == 2 and [r[0] for r in rows] == ["1", "2"]
+    X, y = read_back(ratings_csv)
+    cv = KFold(n_splits=2, shuffle=True, random_state=0)
+    for _, k, rmse in rows:
+        model = MatrixFactorization(
+            n_components=int(k),
+            alpha=0.05,
+            learning_rate=0.01,
+            max_iter=3,
+            n_jobs=1,
+            random_state=0,
+        )
+        scores = cross_val_score(
+            model, X, y, cv=cv, scoring="neg_root_mean_squared_error"
+        )
+        assert float(rmse) == pytest.approx(-scores.mean(), abs=1e-4)
+    best_k = int(rows[0][1])
+    assert f"best: n_components={best_k}, alpha=0.05, learning_rate=0.01" in out
+    assert joblib.load(output).n_components == best_k
+
+
+def test_tune_reports_failed_combinations(ratings_csv, capsys):
+    argv = ["tune", str(ratings_csv), "--n-components", "2", "--alpha", "0.1"]
+    argv += ["--folds", "2", *FAST]
+    assert main([*argv, "--learning-rate", "0.01,50"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^-\s+2\s+0.1\s+50\s+failed$", out, re.M)
+    assert "failed: the fit raised ValueError: SGD diverged" in out
+    assert main([*argv, "--learning-rate", "50"]) == 1
+    assert "the fits failed: ValueError: SGD diverged" in capsys.readouterr().err
+
+
+def test_tune_argument_errors(ratings_csv, capsys):
+    argv = ["tune", str(ratings_csv), "--solver", "als"]
+    assert main([*argv, "--learning-rate", "0.01"]) == 2
+    assert "ALS has no step size" in capsys.readouterr().err
+    assert main([*argv, "--alpha", "0,0.1"]) == 2
+    assert "above 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune", str(ratings_csv), "--n-components", "2,x"])
+    assert "not an integer: 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("fit", ["--output", "--solver", "--alpha", "--learning-rate", "--verbose"]),
+        ("recommend", ["MODEL", "USER", "--include-seen", "--tsv"]),
+        ("tune", ["--n-components", "--alpha", "--learning-rate", "--folds"]),
+    ],
+)
+def test_help(command, options, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    for option in options:
+        assert option in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert command in capsys.readouterr().out

@@ -1,0 +1,389 @@
+"""fetch_movielens on small archives built here in each release's real format.
+
+No test touches the network: ``urlopen`` is replaced by a fake server, or by a
+function that fails the test, in every test of this module.
+"""
+
+import dataclasses
+import hashlib
+import io
+import os
+import zipfile
+from urllib.error import HTTPError, URLError
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skmf.datasets import _base, _movielens, fetch_movielens, get_data_home
+
+# Three ratings of each release, as (user, item, rating, timestamp).
+RATINGS = {
+    "100k": [(196, 242, 3, 881250949), (186, 302, 3, 891717742), (22, 1, 1, 8)],
+    "1m": [(1, 1193, 5, 978300760), (1, 661, 3, 978302109), (2, 1, 4, 978298413)],
+    "10m": [(1, 122, 5, 838985046), (1, 185, 4.5, 838983525), (7, 1, 0.5, 1)],
+    "csv": [(1, 1, 4.0, 964982703), (1, 3, 4.5, 964981247), (610, 11, 0.5, 7)],
+}
+# Titles chosen to trip a careless parser: accents in the release's encoding,
+# quotes, commas, "|" in CSV and a "::" inside a .dat title.
+TITLES = {
+    "100k": {1: "Toy Story (1995)", 242: "Kolya (1996)", 302: 'L.A. "Noir" (1997)'},
+    "1m": {1: "Toy Story (1995)", 661: "Misérables, Les (1995)", 1193: "One: Two"},
+    "10m": {1: "Toy Story (1995)", 122: "Boomerang (1992)", 185: "Net:: The (1995)"},
+    "csv": {1: "Toy Story (1995)", 3: "Amélie (2001)", 11: 'President, The "(1995)"'},
+}
+GENRES_100K = ["unknown", "Action", "Comedy", "Drama"]
+
+
+def _100k_files():
+    ratings = "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in RATINGS["100k"])
+    genres = "".join(f"{name}|{j}\n" for j, name in enumerate(GENRES_100K)) + "\n"
+    flags = {1: "0|0|1|0", 242: "0|0|1|1", 302: "0|1|0|1"}
+    items = "".join(
+        f"{item}|{title}|01-Jan-1995||http://us.imdb.com/M/x|{flags[item]}\n"
+        for item, title in TITLES["100k"].items()
+    )
+    return {
+        "u.data": ratings.encode(),
+        "u.item": items.encode("latin-1"),
+        "u.genre": genres.encode(),
+    }
+
+
+def _dat_files(key, encoding):
+    ratings = "".join(f"{u}::{i}::{r}::{t}\n" for u, i, r, t in RATINGS[key])
+    movies = "".join(
+        f"{item}::{title}::Comedy|Drama\n" for item, title in TITLES[key].items()
+    )
+    return {"ratings.dat": ratings.encode(), "movies.dat": movies.encode(encoding)}
+
+
+def _csv_files():
+    ratings = "userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{i},{r},{t}\n" for u, i, r, t in RATINGS["csv"]
+    )
+    movies = "movieId,title,genres\n" + "".join(
+        f'{item},"{title.replace(chr(34), 2 * chr(34))}",(no genres listed)\n'
+        for item, title in TITLES["csv"].items()
+    )
+    return {"ratings.csv": ratings.encode(), "movies.csv": movies.encode()}
+
+
+# variant -> (key of RATINGS and TITLES, files of the release)
+RELEASES = {
+    "100k": ("100k", _100k_files()),
+    "1m": ("1m", _dat_files("1m", "latin-1")),
+    "10m": ("10m", _dat_files("10m", "utf-8")),
+    "latest-small": ("csv", _csv_files()),
+    "20m": ("csv", _csv_files()),
+    "25m": ("csv", _csv_files()),
+}
+
+
+def zip_bytes(variant):
+    """The release's archive: its files in its top folder, as GroupLens ships."""
+    folder = _movielens._RELEASES[variant].folders[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{folder}/", "")
+        for name, content in RELEASES[variant][1].items():
+            archive.writestr(f"{folder}/{name}", content)
+        archive.writestr(f"{folder}/README", "fixture")
+    return buffer.getvalue()
+
+
+def put_archive(data_home, variant):
+    path = data_home / _movielens._RELEASES[variant].filename
+    path.write_bytes(zip_bytes(variant))
+    return path
+
+
+def put_folder(data_home, variant, folder=None):
+    folder = data_home / (folder or _movielens._RELEASES[variant].folders[0])
+    folder.mkdir()
+    for name, content in RELEASES[variant][1].items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+class FakeResponse(io.BytesIO):
+    """What urlopen returns: a readable body with headers."""
+
+    def __init__(self, content, fail_after=None):
+        super().__init__(content)
+        self.headers = {"Content-Length": str(len(content))}
+        self.fail_after = fail_after
+
+    def read(self, size=-1):
+        if self.fail_after is not None and self.tell() >= self.fail_after:
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(size if self.fail_after is None else 4)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def urlopen(*args, **kwargs):
+        pytest.fail("fetch_movielens touched the network")
+
+    monkeypatch.setattr(_base, "urlopen", urlopen)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A fake GroupLens: serves each variant's fixture archive, counts requests.
+
+    The expected checksums are those of the fixture archives.
+    """
+    archives = {}
+    for variant, release in _movielens._RELEASES.items():
+        content = zip_bytes(variant)
+        archives[release.url] = content
+        checked = dataclasses.replace(
+            release, sha256=hashlib.sha256(content).hexdigest()
+        )
+        monkeypatch.setitem(_movielens._RELEASES, variant, checked)
+    requests = []
+
+    def urlopen(url, timeout=None):
+        requests.append(url)
+        return FakeResponse(archives[url])
+
+    monkeypatch.setattr(_base, "urlopen", urlopen)
+    monkeypatch.setattr(_base, "_RETRY_DELAY", 0)
+    return requests
+
+
+def check_bunch(bunch, variant):
+    key = RELEASES[variant][0]
+    expected = pd.DataFrame(RATINGS[key], columns=["user", "item", "rating", "ts"])
+    frame = bunch.frame
+    assert list(frame.columns) == ["user", "item", "rating", "timestamp"]
+    assert frame.dtypes.tolist() == ["int64", "int64", "float64", "int64"]
+    np.testing.assert_array_equal(frame.to_numpy(), expected.to_numpy())
+    pd.testing.assert_frame_equal(bunch.data, frame[["user", "item"]])
+    pd.testing.assert_series_equal(bunch.target, frame["rating"])
+    pd.testing.assert_series_equal(bunch.timestamp, frame["timestamp"])
+    assert bunch.movies["title"].to_dict() == TITLES[key]
+    assert bunch.movies.index.name == "item"
+    assert bunch.feature_names == ["user", "item"]
+    assert bunch.target_names == ["rating"]
+    assert "Harper and" in bunch.DESCR and "research" in bunch.DESCR
+
+
+@pytest.mark.parametrize("variant", RELEASES)
+def test_reads_each_release_from_its_archive(tmp_path, no_network, variant):
+    put_archive(tmp_path, variant)
+    check_bunch(fetch_movielens(variant, data_home=tmp_path), variant)
+
+
+@pytest.mark.parametrize("variant", RELEASES)
+def test_reads_each_release_from_its_extracted_folder(tmp_path, no_network, variant):
+    folder = put_folder(tmp_path, variant)
+    bunch = fetch_movielens(variant, data_home=str(tmp_path))
+    check_bunch(bunch, variant)
+    assert str(folder) in bunch.DESCR.replace("\n", " ")
+
+
+def test_genres_of_each_format(tmp_path, no_network):
+    put_archive(tmp_path, "100k")
+    genres = fetch_movielens("100k", data_home=tmp_path).movies["genres"]
+    # u.item's flags in the order of u.genre.
+    assert genres.to_dict() == {1: "Comedy", 242: "Comedy|Drama", 302: "Action|Drama"}
+    put_archive(tmp_path, "1m")
+    assert set(fetch_movielens("1m", data_home=tmp_path).movies["genres"]) == {
+        "Comedy|Drama"
+    }
+    put_archive(tmp_path, "25m")
+    assert set(fetch_movielens("25m", data_home=tmp_path).movies["genres"]) == {
+        "(no genres listed)"
+    }
+
+
+def test_10m_folder_may_also_be_named_ml_10m(tmp_path, no_network):
+    put_folder(tmp_path, "10m", folder="ml-10m")
+    check_bunch(fetch_movielens("10m", data_home=tmp_path), "10m")
+
+
+def test_titles_fall_back_to_latin1(tmp_path, no_network):
+    # A release documented as UTF-8 with one title that is not: the ratings
+    # are still read and the title decoded as latin-1.
+    folder = put_folder(tmp_path, "10m")
+    (folder / "movies.dat").write_bytes("1::Amélie (2001)::Comedy\n".encode("latin-1"))
+    movies = fetch_movielens("10m", data_home=tmp_path).movies
+    assert movies.loc[1, "title"] == "Amélie (2001)"
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_return_X_y(tmp_path, no_network, as_frame):
+    put_archive(tmp_path, "1m")
+    X, y = fetch_movielens("1m", data_home=tmp_path, as_frame=as_frame, return_X_y=True)
+    assert isinstance(X, pd.DataFrame if as_frame else np.ndarray)
+    assert isinstance(y, pd.Series if as_frame else np.ndarray)
+    np.testing.assert_array_equal(np.asarray(X), [[1, 1193], [1, 661], [2, 1]])
+    np.testing.assert_array_equal(np.asarray(y), [5.0, 3.0, 4.0])
+
+
+def test_as_frame_false(tmp_path, no_network):
+    put_archive(tmp_path, "latest-small")
+    bunch = fetch_movielens("latest-small", data_home=tmp_path, as_frame=False)
+    assert bunch.frame is None
+    assert bunch.data.shape == (3, 2) and bunch.data.dtype == np.int64
+    np.testing.assert_array_equal(bunch.target, [4.0, 4.5, 0.5])
+    np.testing.assert_array_equal(bunch.timestamp, [964982703, 964981247, 7])
+
+
+def test_downloads_once_then_reads_the_cache(tmp_path, server, capsys):
+    check_bunch(fetch_movielens("100k", data_home=tmp_path), "100k")
+    url = _movielens._RELEASES["100k"].url
+    assert server == [url]
+    assert sorted(os.listdir(tmp_path)) == ["ml-100k.zip"]
+    assert (tmp_path / "ml-100k.zip").read_bytes() == zip_bytes("100k")
+    err = capsys.readouterr().err
+    assert "Downloading ml-100k.zip" in err and "Downloaded ml-100k.zip" in err
+
+    check_bunch(fetch_movielens("100k", data_home=tmp_path), "100k")
+    assert server == [url]  # no second request
+
+
+def test_data_home_from_the_environment(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("SKMF_DATA_HOME", str(tmp_path / "cache"))
+    assert get_data_home() == str(tmp_path / "cache")
+    fetch_movielens("latest-small")
+    assert (tmp_path / "cache" / "ml-latest-small.zip").is_file()
+    # An explicit data_home wins over the environment.
+    fetch_movielens("latest-small", data_home=tmp_path / "other")
+    assert (tmp_path / "other" / "ml-latest-small.zip").is_file()
+
+
+def test_default_data_home_is_in_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SKMF_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert get_data_home() == str(tmp_path / "skmf_data")
+    assert (tmp_path / "skmf_data").is_dir()
+    assert get_data_home("~/elsewhere") == str(tmp_path / "elsewhere")
+
+
+def test_checksum_mismatch_keeps_nothing(tmp_path, server, monkeypatch):
+    release = _movielens._RELEASES["1m"]
+    monkeypatch.setitem(
+        _movielens._RELEASES, "1m", dataclasses.replace(release, sha256="0" * 64)
+    )
+    with pytest.raises(OSError, match="SHA-256") as info:
+        fetch_movielens("1m", data_home=tmp_path)
+    message = str(info.value)
+    assert "0" * 64 in message and str(tmp_path / "ml-1m.zip") in message
+    assert release.url in message  # says what to download by hand
+    assert os.listdir(tmp_path) == []  # no archive, no temporary file
+
+
+def test_interrupted_download_is_retried_then_keeps_nothing(tmp_path, monkeypatch):
+    calls = []
+
+    def urlopen(url, timeout=None):
+        calls.append(url)
+        return FakeResponse(zip_bytes("100k"), fail_after=8)
+
+    monkeypatch.setattr(_base, "urlopen", urlopen)
+    monkeypatch.setattr(_base, "_RETRY_DELAY", 0)
+    with pytest.raises(OSError, match="Could not download .* tried 3 times") as info:
+        fetch_movielens("100k", data_home=tmp_path)
+    assert str(tmp_path / "ml-100k.zip") in str(info.value)
+    assert len(calls) == _base._N_ATTEMPTS
+    assert os.listdir(tmp_path) == []
+
+
+def test_retry_succeeds_after_a_network_error(tmp_path, server, monkeypatch):
+    serve = _base.urlopen
+    failures = [URLError("temporary failure in name resolution")]
+
+    def flaky(url, timeout=None):
+        if failures:
+            raise failures.pop()
+        return serve(url, timeout)
+
+    monkeypatch.setattr(_base, "urlopen", flaky)
+    check_bunch(fetch_movielens("1m", data_home=tmp_path), "1m")
+
+
+def test_http_client_error_is_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def urlopen(url, timeout=None):
+        calls.append(url)
+        raise HTTPError(url, 404, "Not Found", {}, None)
+
+    monkeypatch.setattr(_base, "urlopen", urlopen)
+    with pytest.raises(OSError, match="Not Found"):
+        fetch_movielens("20m", data_home=tmp_path)
+    assert len(calls) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_keyboard_interrupt_keeps_nothing(tmp_path, monkeypatch):
+    class Interrupted(FakeResponse):
+        def read(self, size=-1):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_base, "urlopen", lambda url, timeout=None: Interrupted(b""))
+    with pytest.raises(KeyboardInterrupt):
+        fetch_movielens("100k", data_home=tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_offline_without_the_data_says_what_to_do(tmp_path, no_network):
+    with pytest.raises(FileNotFoundError) as info:
+        fetch_movielens("10m", data_home=tmp_path, download_if_missing=False)
+    message = str(info.value)
+    for expected in (
+        "ml-10m.zip",
+        "ml-10M100K/",
+        "download_if_missing=True",
+        "https://files.grouplens.org/datasets/movielens/ml-10m.zip",
+    ):
+        assert expected in message
+
+
+def test_corrupt_archive_in_data_home(tmp_path, no_network):
+    (tmp_path / "ml-25m.zip").write_bytes(b"<html>not found</html>")
+    with pytest.raises(OSError, match="not a readable zip archive.*Delete it"):
+        fetch_movielens("25m", data_home=tmp_path)
+
+
+def test_wrong_archive_in_data_home(tmp_path, no_network):
+    (tmp_path / "ml-1m.zip").write_bytes(zip_bytes("latest-small"))
+    with pytest.raises(OSError, match="has no file named ratings.dat"):
+        fetch_movielens("1m", data_home=tmp_path)
+
+
+def test_unexpected_csv_columns(tmp_path, no_network):
+    folder = put_folder(tmp_path, "20m")
+    (folder / "ratings.csv").write_text("user,movie,stars,when\n1,2,3.0,4\n")
+    with pytest.raises(ValueError, match="not a MovieLens ratings file"):
+        fetch_movielens("20m", data_home=tmp_path)
+
+
+def test_unknown_variant():
+    with pytest.raises(ValueError, match="variant.*'100k'"):
+        fetch_movielens("100m")
+
+
+def test_live_progress(monkeypatch, capsys):
+    monkeypatch.setattr(_base, "_PROGRESS_INTERVAL", 0)
+    progress = _base._Progress("ml-1m.zip", 4_000_000)
+    progress.live = True
+    progress.update(1_000_000)
+    progress.close(ok=True)
+    err = capsys.readouterr().err
+    assert "\r  1.0 MB of 4.0 MB (25%)" in err and "s left" in err
+
+
+def test_real_movielens_100k(ml100k_dir, no_network):
+    bunch = fetch_movielens(
+        "100k", data_home=ml100k_dir.parent, download_if_missing=False
+    )
+    frame = bunch.frame
+    assert frame.shape == (100_000, 4)
+    assert frame["user"].nunique() == 943 and frame["item"].nunique() == 1682
+    assert set(frame["rating"]) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert bunch.movies.shape[0] == 1682
+    assert bunch.movies.loc[50, "title"] == "Star Wars (1977)"
