@@ -48,8 +48,8 @@ class BuildExt(build_ext):
 
 
 # Let the compiler reorder float sums (dot products) so that it can vectorize
-# them. Only for the SGD kernel, whose results need no bit-exact summation
-# order; NaN and infinity keep their meaning (no -ffinite-math-only).
+# them. Only for the SGD and ALS kernels, whose results need no bit-exact
+# summation order; NaN and infinity keep their meaning (no -ffinite-math-only).
 _VECTORIZE_SUMS = [
     "-fno-math-errno",
     "-fassociative-math",
@@ -58,7 +58,10 @@ _VECTORIZE_SUMS = [
 ]
 
 
-_GCC_FLAGS = {"skmf._solvers._sgd_fast": _VECTORIZE_SUMS}
+_GCC_FLAGS = {
+    "skmf._solvers._sgd_fast": _VECTORIZE_SUMS,
+    "skmf._solvers._als_fast": _VECTORIZE_SUMS,
+}
 
 
 def _extension(name):

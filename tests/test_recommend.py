@@ -93,7 +93,8 @@ def test_candidates_restrict_the_ranking(model):
     assert ids.shape == (5,)  # n lowered to the 5 distinct candidates
     keep = np.isin(full, candidates)
     assert_array_equal(ids, full[keep])
-    assert_array_equal(scores, full_scores[keep])
+    # float32 matrix products of other shapes may round the last bit apart.
+    assert_allclose(scores, full_scores[keep], rtol=1e-6)
 
 
 def test_candidates_and_seen_items_together(model, data):

@@ -16,8 +16,14 @@ Two ways to solve a row's normal equations ``A [x, b] = rhs``:
   rows rather than one rank-1 update per rating;
 - approximately, by a few conjugate-gradient steps warm-started from the
   row's current value (Takacs et al., 2011). ``A`` is never formed: each step
-  applies it in ``2 K`` per rating, so at large K a sweep costs a fraction of
-  the exact one, and over sweeps the rows converge to the same fixed point.
+  applies it as ``G (G^T p)`` with two BLAS-2 ``gemv`` in ``4 K`` per rating,
+  so at large K a sweep costs a fraction of the exact one, and over sweeps the
+  rows converge to the same fixed point.
+
+Both work on ``G``, the row's column features ``sqrt(s_j) [y_j, 1]`` gathered
+into a contiguous buffer (the weights' square roots make ``G G^T`` the weighted
+Gram matrix). A row of up to BLOCK ratings is gathered once and reused by every
+pass over it; a longer row is gathered BLOCK ratings at a time, on every pass.
 """
 
 from libc.math cimport sqrt
@@ -34,25 +40,38 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-# Ratings gathered per syrk call: large enough for BLAS-3 efficiency, small enough
-# to keep each thread's buffer in cache whatever a row's number of ratings.
+# Ratings gathered at once: large enough that most rows fit whole (and BLAS
+# works on long panels), small enough that each thread's buffer stays in cache
+# (dim * BLOCK floats: 520 KB at K = 64 in float32).
 cdef enum:
-    BLOCK = 128
+    BLOCK = 2048
 
 
-cdef void _syrk_gemv(int n, int m, floating* block, floating* rhs_block,
-                     floating* gram, floating* rhs) noexcept nogil:
-    """gram += block block^T and rhs += block rhs_block (column-major n x m)."""
-    cdef char uplo = b"U"
-    cdef char trans = b"N"
+# BLAS "trans" arguments.
+cdef char TRANSPOSE = b"T"
+cdef char NO_TRANSPOSE = b"N"
+
+
+cdef inline void _gemv(char trans, int n, int m, floating* a, floating* x,
+                       floating beta, floating* y) noexcept nogil:
+    """y = a x + beta y ('N') or y = a^T x + beta y ('T'), a column-major n x m."""
     cdef int inc = 1
     cdef floating one = 1
     if floating is float:
-        ssyrk(&uplo, &trans, &n, &m, &one, block, &n, &one, gram, &n)
-        sgemv(&trans, &n, &m, &one, block, &n, rhs_block, &inc, &one, rhs, &inc)
+        sgemv(&trans, &n, &m, &one, a, &n, x, &inc, &beta, y, &inc)
     else:
-        dsyrk(&uplo, &trans, &n, &m, &one, block, &n, &one, gram, &n)
-        dgemv(&trans, &n, &m, &one, block, &n, rhs_block, &inc, &one, rhs, &inc)
+        dgemv(&trans, &n, &m, &one, a, &n, x, &inc, &beta, y, &inc)
+
+
+cdef inline void _syrk(int n, int m, floating* a, floating* c) noexcept nogil:
+    """c += a a^T (upper triangle), a column-major n x m."""
+    cdef char uplo = b"U"
+    cdef char trans = b"N"
+    cdef floating one = 1
+    if floating is float:
+        ssyrk(&uplo, &trans, &n, &m, &one, a, &n, &one, c, &n)
+    else:
+        dsyrk(&uplo, &trans, &n, &m, &one, a, &n, &one, c, &n)
 
 
 cdef int _posv(int n, floating* gram, floating* rhs) noexcept nogil:
@@ -66,29 +85,14 @@ cdef int _posv(int n, floating* gram, floating* rhs) noexcept nogil:
     return info
 
 
-cdef inline floating _dot_feature(const floating* y, const floating* v, int n_components,
-                                  bint fit_biases) noexcept nogil:
-    """Dot product of column feature [y, 1] (or [y]) with v."""
-    cdef floating d = 0
-    cdef int k
-    for k in range(n_components):
-        d = d + y[k] * v[k]
-    if fit_biases:
-        d = d + v[n_components]
-    return d
+cdef struct Columns:
+    # The fixed side of a half-sweep and the row layout of the ratings.
+    int n_components
+    int dim
+    bint fit_biases
 
 
-cdef inline void _add_feature(floating c, const floating* y, floating* out,
-                              int n_components, bint fit_biases) noexcept nogil:
-    """out += c * [y, 1] (or c * [y])."""
-    cdef int k
-    for k in range(n_components):
-        out[k] += c * y[k]
-    if fit_biases:
-        out[n_components] += c
-
-
-cdef void _cg_row(
+cdef int _gather(
     Py_ssize_t start,
     Py_ssize_t stop,
     const int[::1] indices,
@@ -96,65 +100,72 @@ cdef void _cg_row(
     const floating[::1] weights,
     const floating[:, ::1] col_factors,
     const floating[::1] col_bias,
-    floating reg,
-    int n_components,
-    bint fit_biases,
-    int cg_steps,
-    floating* x,
-    floating* r,
-    floating* direction,
-    floating* a_dir,
+    Columns c,
+    floating* block,
+    floating* target,
 ) noexcept nogil:
-    """Improve x in place by cg_steps conjugate-gradient steps on A x = rhs.
-
-    ``reg`` is alpha times the row's total weight. A is applied from the
-    ratings, never formed.
-    """
-    cdef int dim = n_components + (1 if fit_biases else 0)
-    cdef bint weighted = weights.shape[0] > 0
+    """Fill block with sqrt(s) [y_j, 1] and target with sqrt(s) (r - c_j)."""
     cdef Py_ssize_t p
-    cdef int j, a, step
-    cdef floating s, e, rs, rs_new, curvature, length
-
-    # r = rhs - A x, from the residuals of the current x.
-    memset(r, 0, dim * sizeof(floating))
+    cdef int m = 0, j, k
+    cdef floating root_s
+    cdef floating* column
     for p in range(start, stop):
         j = indices[p]
-        s = weights[p] if weighted else 1
-        e = ratings[p] - col_bias[j] - _dot_feature(
-            &col_factors[j, 0], x, n_components, fit_biases)
-        _add_feature(s * e, &col_factors[j, 0], r, n_components, fit_biases)
-    rs = 0
-    for a in range(dim):
-        r[a] -= reg * x[a]
-        direction[a] = r[a]
-        rs = rs + r[a] * r[a]
+        root_s = sqrt(weights[p]) if weights.shape[0] > 0 else 1
+        column = block + m * c.dim
+        for k in range(c.n_components):
+            column[k] = root_s * col_factors[j, k]
+        if c.fit_biases:
+            column[c.n_components] = root_s
+        target[m] = root_s * (ratings[p] - col_bias[j])
+        m = m + 1
+    return m
 
-    for step in range(cg_steps):
-        if rs <= 0:
-            break
-        memset(a_dir, 0, dim * sizeof(floating))
-        for p in range(start, stop):
-            j = indices[p]
-            s = weights[p] if weighted else 1
-            _add_feature(
-                s * _dot_feature(&col_factors[j, 0], direction, n_components, fit_biases),
-                &col_factors[j, 0], a_dir, n_components, fit_biases)
-        curvature = 0
-        for a in range(dim):
-            a_dir[a] += reg * direction[a]
-            curvature = curvature + direction[a] * a_dir[a]
-        if curvature <= 0:
-            break
-        length = rs / curvature
-        rs_new = 0
-        for a in range(dim):
-            x[a] += length * direction[a]
-            r[a] -= length * a_dir[a]
-            rs_new = rs_new + r[a] * r[a]
-        for a in range(dim):
-            direction[a] = r[a] + (rs_new / rs) * direction[a]
-        rs = rs_new
+
+cdef floating _pass(
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    bint cached,
+    const int[::1] indices,
+    const floating[::1] ratings,
+    const floating[::1] weights,
+    const floating[:, ::1] col_factors,
+    const floating[::1] col_bias,
+    Columns c,
+    floating* block,
+    floating* target,
+    floating* q,
+    floating* v,
+    int mode,
+    floating* out,
+) noexcept nogil:
+    """One pass over a row's ratings with q = G^T v.
+
+    mode 0: out += G (t - q); mode 1: out += G q; mode 2: return |t - q|^2.
+    ``cached``: the block already holds the whole row.
+    """
+    cdef Py_ssize_t p = start
+    cdef int m, a
+    cdef floating e, sse = 0
+    while p < stop:
+        if cached:
+            m = <int> (stop - start)
+        else:
+            m = _gather(p, min(p + BLOCK, stop), indices, ratings, weights,
+                        col_factors, col_bias, c, block, target)
+        _gemv(TRANSPOSE, c.dim, m, block, v, 0, q)
+        if mode == 0:
+            for a in range(m):
+                q[a] = target[a] - q[a]
+            _gemv(NO_TRANSPOSE, c.dim, m, block, q, 1, out)
+        elif mode == 1:
+            _gemv(NO_TRANSPOSE, c.dim, m, block, q, 1, out)
+        else:
+            for a in range(m):
+                e = target[a] - q[a]
+                sse = sse + e * e
+        p = p + m
+    return sse
 
 
 def als_half_sweep(
@@ -183,19 +194,26 @@ def als_half_sweep(
     ``alpha > 0`` rules out).
     """
     cdef Py_ssize_t n_rows = row_factors.shape[0]
-    cdef int n_components = <int> row_factors.shape[1]
+    cdef Columns c
+    c.n_components = <int> row_factors.shape[1]
     # With biases each column feature gets a constant 1 appended and the row
     # solves for [x, b] jointly.
-    cdef int dim = n_components + (1 if fit_biases else 0)
+    c.dim = c.n_components + (1 if fit_biases else 0)
+    c.fit_biases = fit_biases
+    cdef int dim = c.dim
     cdef bint weighted = weights.shape[0] > 0
     cdef floating* gram
-    cdef floating* rhs
+    cdef floating* x
+    cdef floating* r
+    cdef floating* d
+    cdef floating* ad
     cdef floating* block
-    cdef floating* rhs_block
-    cdef floating* cg_work
-    cdef Py_ssize_t row, p, start, stop, k, a
-    cdef int m, j, info
-    cdef floating s, root_s, err, total_weight
+    cdef floating* target
+    cdef floating* q
+    cdef Py_ssize_t row, p, start, stop, k
+    cdef int a, step, info, m
+    cdef bint cached
+    cdef floating total_weight, reg, rs, rs_new, curvature, length
     cdef double loss = 0.0
     # A failed row is written through this one-element array because a plain
     # variable assigned inside prange would be thread-private.
@@ -204,10 +222,13 @@ def als_half_sweep(
 
     with nogil, parallel(num_threads=n_threads):
         gram = <floating*> malloc(dim * dim * sizeof(floating))
-        rhs = <floating*> malloc(dim * sizeof(floating))
+        x = <floating*> malloc(4 * dim * sizeof(floating))
+        r = x + dim
+        d = x + 2 * dim
+        ad = x + 3 * dim
         block = <floating*> malloc(dim * BLOCK * sizeof(floating))
-        rhs_block = <floating*> malloc(BLOCK * sizeof(floating))
-        cg_work = <floating*> malloc(3 * dim * sizeof(floating))
+        target = <floating*> malloc(BLOCK * sizeof(floating))
+        q = <floating*> malloc(BLOCK * sizeof(floating))
 
         for row in prange(n_rows, schedule="dynamic", chunksize=16):
             start = indptr[row]
@@ -217,64 +238,86 @@ def als_half_sweep(
                 total_weight = total_weight + (weights[p] if weighted else 1)
             if total_weight <= 0:
                 # No weighted rating: the regularized optimum is zero.
-                for k in range(n_components):
+                for k in range(c.n_components):
                     row_factors[row, k] = 0
                 if fit_biases:
                     row_bias[row] = 0
                 continue
+            reg = <floating> (alpha * total_weight)
+            cached = stop - start <= BLOCK
+            if cached:
+                _gather(start, stop, indices, ratings, weights, col_factors,
+                        col_bias, c, block, target)
 
             if cg_steps > 0:
-                for k in range(n_components):
-                    rhs[k] = row_factors[row, k]
+                for k in range(c.n_components):
+                    x[k] = row_factors[row, k]
                 if fit_biases:
-                    rhs[n_components] = row_bias[row]
-                _cg_row(
-                    start, stop, indices, ratings, weights, col_factors, col_bias,
-                    <floating> (alpha * total_weight), n_components, fit_biases,
-                    cg_steps, rhs, cg_work, cg_work + dim, cg_work + 2 * dim,
-                )
+                    x[c.n_components] = row_bias[row]
+                # r = rhs - A x = G (t - G^T x) - reg x
+                memset(r, 0, dim * sizeof(floating))
+                _pass(start, stop, cached, indices, ratings, weights, col_factors,
+                      col_bias, c, block, target, q, x, 0, r)
+                rs = 0
+                for a in range(dim):
+                    r[a] = r[a] - reg * x[a]
+                    d[a] = r[a]
+                    rs = rs + r[a] * r[a]
+                for step in range(cg_steps):
+                    if rs <= 0:
+                        break
+                    # ad = A d = G G^T d + reg d
+                    memset(ad, 0, dim * sizeof(floating))
+                    _pass(start, stop, cached, indices, ratings, weights,
+                          col_factors, col_bias, c, block, target, q, d, 1, ad)
+                    curvature = 0
+                    for a in range(dim):
+                        ad[a] = ad[a] + reg * d[a]
+                        curvature = curvature + d[a] * ad[a]
+                    if curvature <= 0:
+                        break
+                    length = rs / curvature
+                    rs_new = 0
+                    for a in range(dim):
+                        x[a] = x[a] + length * d[a]
+                        r[a] = r[a] - length * ad[a]
+                        rs_new = rs_new + r[a] * r[a]
+                    for a in range(dim):
+                        d[a] = r[a] + (rs_new / rs) * d[a]
+                    rs = rs_new
             else:
                 memset(gram, 0, dim * dim * sizeof(floating))
-                memset(rhs, 0, dim * sizeof(floating))
+                memset(x, 0, dim * sizeof(floating))
                 p = start
                 while p < stop:
-                    m = 0
-                    while m < BLOCK and p < stop:
-                        j = indices[p]
-                        root_s = sqrt(weights[p]) if weighted else 1
-                        for k in range(n_components):
-                            block[m * dim + k] = root_s * col_factors[j, k]
-                        if fit_biases:
-                            block[m * dim + n_components] = root_s
-                        rhs_block[m] = root_s * (ratings[p] - col_bias[j])
-                        m = m + 1
-                        p = p + 1
-                    _syrk_gemv(dim, m, block, rhs_block, gram, rhs)
+                    if cached:
+                        m = <int> (stop - start)
+                    else:
+                        m = _gather(p, min(p + BLOCK, stop), indices, ratings,
+                                    weights, col_factors, col_bias, c, block, target)
+                    _syrk(dim, m, block, gram)
+                    _gemv(NO_TRANSPOSE, dim, m, block, target, 1, x)
+                    p = p + m
                 for a in range(dim):
-                    gram[a * dim + a] += alpha * total_weight
-                info = _posv(dim, gram, rhs)
+                    gram[a * dim + a] += reg
+                info = _posv(dim, gram, x)
                 if info != 0:
                     failed[0] = row
                     continue
 
-            for k in range(n_components):
-                row_factors[row, k] = rhs[k]
+            for k in range(c.n_components):
+                row_factors[row, k] = x[k]
             if fit_biases:
-                row_bias[row] = rhs[n_components]
-
+                row_bias[row] = x[c.n_components]
             if compute_loss:
-                for p in range(start, stop):
-                    j = indices[p]
-                    s = weights[p] if weighted else 1
-                    err = ratings[p] - col_bias[j] - _dot_feature(
-                        &col_factors[j, 0], rhs, n_components, fit_biases)
-                    loss += s * err * err
+                loss += _pass(start, stop, cached, indices, ratings, weights,
+                              col_factors, col_bias, c, block, target, q, x, 2, NULL)
 
         free(gram)
-        free(rhs)
+        free(x)
         free(block)
-        free(rhs_block)
-        free(cg_work)
+        free(target)
+        free(q)
 
     if failed[0] >= 0:
         return -1.0 - failed[0]
