@@ -611,6 +611,14 @@ def test_n_jobs_gives_identical_results(ratings, n_jobs):
     )
 
 
+def test_small_sgd_fits_use_one_thread_unless_asked(ratings):
+    """Parallel SGD meets at a barrier per stratum: not worth it on small data."""
+    X, y = ratings
+    assert small("sgd").fit(X, y)._params.n_threads == 1
+    assert small("sgd", n_jobs=2).fit(X, y)._params.n_threads == 2
+    assert small("als", n_jobs=2).fit(X, y)._params.n_threads == 2
+
+
 def test_clone_is_unfitted(ratings):
     mf = small().fit(*ratings)
     copy = clone(mf)
