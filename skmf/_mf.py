@@ -262,7 +262,8 @@ class MatrixFactorization(
 
     n_jobs : int or None, default=None
         Number of threads of the compiled kernels (SGD blocks, ALS solves and
-        predictions); the fitted model does not depend on it. None uses
+        predictions); up to 4 threads the fitted model does not depend on it
+        (beyond, SGD cuts its ratings into more blocks). None uses
         OpenMP's budget: all cores, or fewer inside joblib workers (e.g.
         ``GridSearchCV(n_jobs=2)``) and under ``threadpoolctl`` limits, except
         that SGD on small data (ratings x ``n_components`` below 5e7, e.g.

@@ -2,14 +2,17 @@
 
 A Display holds the data of a plot and draws it with :meth:`plot`, which
 returns the Display with the matplotlib objects it made (``ax_``,
-``figure_``, ``lines_``); ``from_estimator`` builds and plots one in a call.
-matplotlib is only needed to draw: ``pip install matplotlib``.
+``figure_``, and ``lines_``, ``im_`` or ``scatter_``); ``from_estimator`` or
+``from_search`` builds and plots one in a call. matplotlib is only needed to
+draw: ``pip install matplotlib``.
 """
+
+import numbers
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["TrainingCurveDisplay"]
+__all__ = ["GridSearchHeatmapDisplay", "ItemMapDisplay", "TrainingCurveDisplay"]
 
 _ERRORS = {"squared_error": "RMSE", "absolute_error": "MAE"}
 
@@ -24,6 +27,49 @@ def _pyplot(what):
             "pip install matplotlib"
         ) from exc
     return plt
+
+
+def _format_value(value):
+    """A parameter value as a short tick label."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return f"{value:g}"
+    return str(value)
+
+
+def _distinct(values):
+    """The distinct values, sorted when they can be, else as first seen."""
+    found = []
+    for value in values:
+        if isinstance(value, np.generic):
+            value = value.item()  # cv_results_ may hold numpy scalars
+        if not any(_same(value, other) for other in found):
+            found.append(value)
+    try:
+        return sorted(found)
+    except TypeError:
+        return found
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _position(values, value):
+    return next(i for i, other in enumerate(values) if _same(value, other))
+
+
+def _text_colors(image, values):
+    """Black or white, whichever reads better on each cell of ``image``."""
+    colors = np.full(values.shape, "black", dtype=object)
+    finite = np.isfinite(values)
+    if finite.any():
+        rgba = image.cmap(image.norm(values[finite]))
+        luminance = rgba[:, :3] @ np.array([0.299, 0.587, 0.114])
+        colors[finite] = np.where(luminance > 0.5, "black", "white")
+    return colors
 
 
 class TrainingCurveDisplay:
@@ -223,3 +269,632 @@ class TrainingCurveDisplay:
             estimator_name=name or type(estimator).__name__,
         )
         return display.plot(ax=ax, loss_kw=loss_kw, validation_kw=validation_kw)
+
+
+# Errors that scikit-learn scores as their negative, by scorer name.
+_SCORER_ERRORS = {
+    "neg_root_mean_squared_error": "RMSE",
+    "neg_mean_absolute_error": "MAE",
+    "neg_mean_squared_error": "MSE",
+}
+
+
+class GridSearchHeatmapDisplay:
+    """Cross-validated scores of a grid search over two parameters, as a heat map.
+
+    One cell per pair of values of two parameters of a search such as
+    :class:`~sklearn.model_selection.GridSearchCV`, colored by the mean
+    cross-validated score and annotated with it; the best cell is outlined.
+    Scores that scikit-learn negates (``scoring="neg_..."``) are shown as the
+    error itself, e.g. the RMSE, where lower is better.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_y_values, n_x_values)
+        The value of each cell: row ``i`` for ``y_values[i]``, column ``j``
+        for ``x_values[j]``. NaN leaves a cell blank (a failed fit, or a pair
+        that was not searched).
+
+    x_values, y_values : sequence
+        The values of the parameters on the horizontal and vertical axes.
+
+    x_name, y_name : str
+        The names of the two parameters.
+
+    score_name : str, default="score"
+        What ``scores`` are, for the color bar.
+
+    greater_is_better : bool, default=True
+        Whether the best cell is the one with the largest value (scores) or
+        the smallest (errors).
+
+    title : str, default=None
+        Title of the plot; None shows none.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes of the heat map.
+
+    figure_ : matplotlib Figure
+        The figure holding the axes.
+
+    im_ : matplotlib AxesImage
+        The heat map.
+
+    text_ : ndarray of matplotlib Text, shape (n_y_values, n_x_values)
+        The annotation of each cell.
+
+    colorbar_ : matplotlib Colorbar or None
+        The color bar, or None when drawn without.
+
+    best_index_ : tuple of (int, int) or None
+        ``(row, column)`` of the best cell, or None when every cell is NaN.
+
+    See Also
+    --------
+    sklearn.model_selection.GridSearchCV : The search whose results are drawn.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from skmf import MatrixFactorization
+    >>> from skmf.datasets import make_ratings
+    >>> from skmf.plot import GridSearchHeatmapDisplay
+    >>> X, y = make_ratings(200, 100, 4000, random_state=0)
+    >>> search = GridSearchCV(
+    ...     MatrixFactorization(solver="als", max_iter=5, random_state=0),
+    ...     {"n_components": [2, 5, 10], "alpha": [0.03, 0.1]},
+    ...     scoring="neg_root_mean_squared_error", cv=2,
+    ... ).fit(X, y)
+    >>> display = GridSearchHeatmapDisplay.from_search(
+    ...     search, x="n_components", y="alpha")
+    >>> display.text_.shape, display.colorbar_.ax.get_ylabel()
+    ((2, 3), 'RMSE')
+    >>> row, column = display.best_index_
+    >>> best = search.best_params_
+    >>> display.y_values[row] == best["alpha"]
+    True
+    >>> display.x_values[column] == best["n_components"]
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        scores,
+        x_values,
+        y_values,
+        x_name,
+        y_name,
+        score_name="score",
+        greater_is_better=True,
+        title=None,
+    ):
+        self.scores = scores
+        self.x_values = x_values
+        self.y_values = y_values
+        self.x_name = x_name
+        self.y_name = y_name
+        self.score_name = score_name
+        self.greater_is_better = greater_is_better
+        self.title = title
+
+    def _check(self):
+        scores = np.asarray(self.scores, dtype=np.float64)
+        shape = (len(self.y_values), len(self.x_values))
+        if scores.shape != shape or 0 in shape:
+            raise ValueError(
+                f"scores must have one row per y value and one column per x value, "
+                f"shape {shape}; got shape {scores.shape}."
+            )
+        return scores
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        cmap=None,
+        values_format=".4g",
+        colorbar=True,
+        imshow_kw=None,
+        text_kw=None,
+    ):
+        """Draw the heat map.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+
+        cmap : str or matplotlib Colormap, default=None
+            The colors; None means ``"viridis"``, reversed when lower is
+            better, so that the best cells are the brightest either way.
+
+        values_format : str, default=".4g"
+            Format specification of the cell annotations.
+
+        colorbar : bool, default=True
+            Whether to draw a color bar.
+
+        imshow_kw : dict, default=None
+            Keyword arguments of ``ax.imshow``, e.g. ``vmin`` and ``vmax`` to
+            give several heat maps one color scale.
+
+        text_kw : dict, default=None
+            Keyword arguments of ``ax.text`` for the annotations.
+
+        Returns
+        -------
+        display : GridSearchHeatmapDisplay
+            This object, with ``ax_``, ``figure_``, ``im_``, ``text_``,
+            ``colorbar_`` and ``best_index_`` set.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        scores = self._check()
+        if ax is None:
+            _, ax = plt.subplots()
+        if cmap is None:
+            cmap = "viridis" if self.greater_is_better else "viridis_r"
+        imshow_kw = {
+            "cmap": cmap,
+            "origin": "lower",
+            "aspect": "auto",
+            **(imshow_kw or {}),
+        }
+        image = ax.imshow(np.ma.masked_invalid(scores), **imshow_kw)
+        ax.set_facecolor("0.9")  # shows through the blank (NaN) cells
+        colors = _text_colors(image, scores)
+        text = np.empty(scores.shape, dtype=object)
+        for (row, column), value in np.ndenumerate(scores):
+            label = "nan" if np.isnan(value) else format(value, values_format)
+            kw = {"ha": "center", "va": "center", "color": colors[row, column]}
+            text[row, column] = ax.text(column, row, label, **kw | (text_kw or {}))
+        ax.set_xticks(
+            range(len(self.x_values)), labels=map(_format_value, self.x_values)
+        )
+        ax.set_yticks(
+            range(len(self.y_values)), labels=map(_format_value, self.y_values)
+        )
+        ax.set_xlabel(self.x_name)
+        ax.set_ylabel(self.y_name)
+        self.best_index_ = None
+        if not np.isnan(scores).all():
+            best = np.nanargmax(scores if self.greater_is_better else -scores)
+            row, column = np.unravel_index(best, scores.shape)
+            self.best_index_ = (int(row), int(column))
+            outline = plt.Rectangle(
+                (column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", lw=2
+            )
+            ax.add_patch(outline)
+        self.colorbar_ = None
+        if colorbar:
+            self.colorbar_ = ax.figure.colorbar(image, ax=ax, label=self.score_name)
+        if self.title is not None:
+            ax.set_title(self.title)
+        self.ax_, self.figure_, self.im_, self.text_ = ax, ax.figure, image, text
+        return self
+
+    @staticmethod
+    def _score_of(search, score):
+        """The key of the scores in ``cv_results_`` and the scorer's name."""
+        results = search.cv_results_
+        if not getattr(search, "multimetric_", False):
+            if score is not None:
+                raise ValueError(
+                    f"score={score!r} names one metric of a search with several "
+                    "scorers; this search has one: leave score=None."
+                )
+            scoring = search.scoring if isinstance(search.scoring, str) else None
+            return "mean_test_score", scoring
+        metrics = sorted(key[len("mean_test_") :] for key in results if
+                         key.startswith("mean_test_"))  # fmt: skip
+        if score is None and isinstance(search.refit, str):
+            score = search.refit
+        if score not in metrics:
+            raise ValueError(
+                f"The search has several scorers: pass score= one of {metrics}, "
+                f"got {score!r}."
+            )
+        return f"mean_test_{score}", score
+
+    @classmethod
+    def from_search(
+        cls,
+        search,
+        *,
+        x,
+        y,
+        score=None,
+        fixed=None,
+        ax=None,
+        cmap=None,
+        values_format=".4g",
+        colorbar=True,
+        imshow_kw=None,
+        text_kw=None,
+    ):
+        """Plot the scores of a fitted search over two of its parameters.
+
+        Each cell shows the best mean cross-validated score over the values
+        of the parameters on neither axis, unless ``fixed`` sets them: with a
+        third parameter, draw one heat map per value of it by passing
+        ``fixed={name: value}`` and ``ax=`` for each.
+
+        Parameters
+        ----------
+        search : fitted GridSearchCV or RandomizedSearchCV
+            Any fitted search with ``cv_results_``.
+
+        x, y : str
+            The parameters on the horizontal and vertical axes, as named in
+            the parameter grid (e.g. ``"alpha"``, ``"model__alpha"``).
+
+        score : str, default=None
+            With several scorers, the one to show; None means the one named
+            by ``refit``. Must be None for a search with one scorer.
+
+        fixed : dict, default=None
+            Values of other parameters: only the candidates with these values
+            are shown.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+
+        cmap, values_format, colorbar, imshow_kw, text_kw
+            As in :meth:`plot`.
+
+        Returns
+        -------
+        display : GridSearchHeatmapDisplay
+            The Display, plotted. Its title names the ``fixed`` values.
+        """
+        _pyplot(f"{cls.__name__}.from_search")
+        check_is_fitted(search, "cv_results_")
+        results = search.cv_results_
+        key, scoring = cls._score_of(search, score)
+        scores = np.asarray(results[key], dtype=np.float64)
+        fixed = dict(fixed or {})
+        searched = sorted(k[len("param_") :] for k in results if k.startswith("param_"))
+        keep = np.ones(scores.shape[0], dtype=bool)
+        for name in (x, y, *fixed):
+            if f"param_{name}" not in results:
+                raise ValueError(
+                    f"{name!r} is not a parameter of the search; its parameters "
+                    f"are {searched}."
+                )
+            keep &= ~np.ma.getmaskarray(results[f"param_{name}"])
+        for name, value in fixed.items():
+            column = np.ma.getdata(results[f"param_{name}"])
+            keep &= np.array([_same(other, value) for other in column], dtype=bool)
+        if not keep.any():
+            raise ValueError(f"No candidate of the search has {fixed}.")
+        x_column = np.ma.getdata(results[f"param_{x}"])[keep]
+        y_column = np.ma.getdata(results[f"param_{y}"])[keep]
+        x_values, y_values = _distinct(x_column), _distinct(y_column)
+        grid = np.full((len(y_values), len(x_values)), np.nan)
+        for x_value, y_value, value in zip(
+            x_column, y_column, scores[keep], strict=True
+        ):
+            cell = _position(y_values, y_value), _position(x_values, x_value)
+            grid[cell] = np.fmax(grid[cell], value)  # the best, ignoring NaN
+        greater_is_better = True
+        score_name = scoring or "score"
+        if scoring is not None and scoring.startswith("neg_"):
+            grid, greater_is_better = -grid, False
+            score_name = _SCORER_ERRORS.get(scoring, scoring[len("neg_") :])
+        title = ", ".join(f"{k}={_format_value(v)}" for k, v in fixed.items())
+        display = cls(
+            scores=grid,
+            x_values=x_values,
+            y_values=y_values,
+            x_name=x,
+            y_name=y,
+            score_name=score_name,
+            greater_is_better=greater_is_better,
+            title=title or None,
+        )
+        return display.plot(
+            ax=ax,
+            cmap=cmap,
+            values_format=values_format,
+            colorbar=colorbar,
+            imshow_kw=imshow_kw,
+            text_kw=text_kw,
+        )
+
+
+def _item_popularity(estimator):
+    """Training ratings of each item, in ``items_`` order, or None if unknown."""
+    popularity = getattr(estimator, "item_popularity_", None)
+    if popularity is None and getattr(estimator, "_seen", None) is not None:
+        seen = estimator._seen  # users x items, one entry per rated pair
+        popularity = np.bincount(seen.indices, minlength=seen.shape[1])
+    return None if popularity is None else np.asarray(popularity)
+
+
+def _item_labels(labels, ids):
+    """The label of each id: from a mapping, a sequence in id order, or the id."""
+    if labels is None:
+        return [str(item) for item in ids]
+    if hasattr(labels, "get"):
+        # A dict or a pandas Series, looked up by item id.
+        found = [labels.get(item) for item in ids]
+        return [
+            str(item) if label is None or label != label else str(label)
+            for item, label in zip(ids, found, strict=True)
+        ]
+    return [str(label) for label in labels]
+
+
+class ItemMapDisplay:
+    """Items placed in two dimensions by their factor vectors, some named.
+
+    Items whose factor vectors are close are rated alike by the same users,
+    so a map of the vectors groups similar items: with a model of
+    ``n_components=2`` the factors themselves, otherwise their projection on
+    the two principal components. Items with a label (e.g. the most rated
+    movies, by title) are marked and annotated; the others are grey dots.
+
+    Parameters
+    ----------
+    coordinates : array-like of shape (n_items, 2)
+        Position of each item.
+
+    labels : sequence of str or None, length n_items, default=None
+        Annotation of each item; items whose label is None or ``""`` are
+        drawn without one. None annotates no item.
+
+    xlabel, ylabel : str, default="component 1", "component 2"
+        Names of the axes.
+
+    estimator_name : str, default=None
+        Title of the plot; None shows none.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes of the map.
+
+    figure_ : matplotlib Figure
+        The figure holding the axes.
+
+    scatter_ : matplotlib PathCollection
+        One point per item, in the order of ``coordinates``.
+
+    texts_ : list of matplotlib Annotation
+        The labels drawn, in the order of the labelled items.
+
+    See Also
+    --------
+    skmf.MatrixFactorization.similar_items : The nearest items of an item.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skmf import MatrixFactorization
+    >>> from skmf.datasets import make_ratings
+    >>> from skmf.plot import ItemMapDisplay
+    >>> X, y = make_ratings(200, 100, 4000, random_state=0)
+    >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
+    ...                          random_state=0).fit(X, y)
+    >>> titles = {item: f"movie {item}" for item in range(100)}
+    >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
+    >>> len(display.texts_), display.scatter_.get_offsets().shape
+    (5, (100, 2))
+    >>> display.ax_.get_xlabel()
+    'principal component 1 (...% of variance)'
+    """
+
+    def __init__(
+        self,
+        *,
+        coordinates,
+        labels=None,
+        xlabel="component 1",
+        ylabel="component 2",
+        estimator_name=None,
+    ):
+        self.coordinates = coordinates
+        self.labels = labels
+        self.xlabel = xlabel
+        self.ylabel = ylabel
+        self.estimator_name = estimator_name
+
+    def _check(self):
+        coordinates = np.asarray(self.coordinates, dtype=np.float64)
+        if coordinates.ndim != 2 or coordinates.shape[1] != 2:
+            raise ValueError(
+                "coordinates must have shape (n_items, 2), one (x, y) per item; "
+                f"got shape {coordinates.shape}."
+            )
+        labels = [None] * coordinates.shape[0]
+        if self.labels is not None:
+            labels = list(self.labels)
+            if len(labels) != coordinates.shape[0]:
+                raise ValueError(
+                    f"labels has {len(labels)} entries but coordinates has "
+                    f"{coordinates.shape[0]} rows: there must be one per item."
+                )
+        return coordinates, labels
+
+    def plot(self, ax=None, *, scatter_kw=None, text_kw=None):
+        """Draw the map.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+
+        scatter_kw : dict, default=None
+            Keyword arguments of ``ax.scatter``. Giving ``c`` or ``color``
+            colors every item alike.
+
+        text_kw : dict, default=None
+            Keyword arguments of ``ax.annotate`` for the labels.
+
+        Returns
+        -------
+        display : ItemMapDisplay
+            This object, with ``ax_``, ``figure_``, ``scatter_`` and
+            ``texts_`` set.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        coordinates, labels = self._check()
+        if ax is None:
+            _, ax = plt.subplots()
+        named = np.array([label not in (None, "") for label in labels], dtype=bool)
+        scatter_kw = {
+            "s": np.where(named, 24, 8),
+            "linewidths": 0,
+            **(scatter_kw or {}),
+        }
+        if "c" not in scatter_kw and "color" not in scatter_kw:
+            scatter_kw["c"] = np.where(named, "C1", "0.7")
+        scatter = ax.scatter(coordinates[:, 0], coordinates[:, 1], **scatter_kw)
+        text_kw = {
+            "xytext": (3, 3),
+            "textcoords": "offset points",
+            "fontsize": "small",
+            **(text_kw or {}),
+        }
+        texts = [
+            ax.annotate(labels[i], coordinates[i], **text_kw)
+            for i in np.flatnonzero(named)
+        ]
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        if self.estimator_name is not None:
+            ax.set_title(self.estimator_name)
+        self.ax_, self.figure_ = ax, ax.figure
+        self.scatter_, self.texts_ = scatter, texts
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        labels=None,
+        n_labels=20,
+        items=None,
+        projection="pca",
+        ax=None,
+        name=None,
+        scatter_kw=None,
+        text_kw=None,
+    ):
+        """Map the items of a fitted model and name the most rated ones.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            A model with ``item_factors_`` and ``items_``, such as
+            :class:`~skmf.MatrixFactorization` or
+            :class:`~skmf.ImplicitMatrixFactorization`.
+
+        labels : dict, pandas Series or sequence of str, default=None
+            The name of each item: a dict or Series is looked up by item id
+            (e.g. ``fetch_movielens("100k").movies["title"]``), a sequence
+            is in the order of ``estimator.items_``. Items it does not name,
+            and every item when None, are named by their id.
+
+        n_labels : int, default=20
+            Number of items to annotate: those with the most training
+            ratings (for an estimator that does not record them, those
+            farthest from the centre of the map).
+
+        items : array-like of item ids, default=None
+            The items to annotate, instead of ``n_labels`` chosen ones.
+
+        projection : {"pca", "factors"}, default="pca"
+            ``"pca"``: the first two principal components of
+            ``item_factors_``, the plane that shows most of their spread.
+            ``"factors"``: the first two factors as they are, the whole
+            model when it has ``n_components=2``.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+
+        name : str, default=None
+            Title of the plot; None uses the estimator's class name.
+
+        scatter_kw, text_kw : dict, default=None
+            As in :meth:`plot`.
+
+        Returns
+        -------
+        display : ItemMapDisplay
+            The Display, plotted.
+        """
+        _pyplot(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator)
+        if not hasattr(estimator, "item_factors_"):
+            raise TypeError(
+                f"{type(estimator).__name__} has no item_factors_: only factor "
+                "models can be mapped."
+            )
+        factors = np.asarray(estimator.item_factors_, dtype=np.float64)
+        ids = np.asarray(estimator.items_)
+        if factors.shape[1] < 2:
+            raise ValueError(
+                f"A map needs at least two factors per item; the model has "
+                f"n_components={factors.shape[1]}."
+            )
+        if projection == "pca":
+            from sklearn.decomposition import PCA
+
+            pca = PCA(n_components=2).fit(factors)
+            coordinates = pca.transform(factors)
+            xlabel, ylabel = (
+                f"principal component {k} ({share:.0%} of variance)"
+                for k, share in enumerate(pca.explained_variance_ratio_, start=1)
+            )
+        elif projection == "factors":
+            coordinates, xlabel, ylabel = factors[:, :2], "factor 1", "factor 2"
+        else:
+            raise ValueError(
+                f"projection must be 'pca' or 'factors', got {projection!r}."
+            )
+        if items is not None:
+            chosen = cls._positions(ids, items)
+        else:
+            if not isinstance(n_labels, numbers.Integral) or n_labels < 0:
+                raise ValueError(f"n_labels must be an int >= 0, got {n_labels!r}.")
+            weight = _item_popularity(estimator)
+            if weight is None:
+                weight = np.linalg.norm(coordinates - coordinates.mean(0), axis=1)
+            chosen = np.argsort(-weight, kind="stable")[:n_labels]
+        names = _item_labels(labels, ids)
+        if len(names) != ids.shape[0]:
+            raise ValueError(
+                f"labels has {len(names)} entries but the model has "
+                f"{ids.shape[0]} items: give one per item of items_, or a "
+                "dict or Series indexed by item id."
+            )
+        shown = [None] * ids.shape[0]
+        for i in chosen:
+            shown[i] = names[i]
+        display = cls(
+            coordinates=coordinates,
+            labels=shown,
+            xlabel=xlabel,
+            ylabel=ylabel,
+            estimator_name=name or type(estimator).__name__,
+        )
+        return display.plot(ax=ax, scatter_kw=scatter_kw, text_kw=text_kw)
+
+    @staticmethod
+    def _positions(ids, items):
+        """Rows of ``items`` in ``ids``; an unknown item is an error."""
+        import pandas as pd
+
+        items = np.asarray(items, dtype=None if hasattr(items, "dtype") else object)
+        positions = pd.Index(ids).get_indexer(items.ravel())
+        if (positions < 0).any():
+            unknown = items.ravel()[positions < 0][:5].tolist()
+            raise ValueError(f"items {unknown} are not items of the model.")
+        return positions

@@ -1,11 +1,13 @@
 """skmf.plot, drawn headless with matplotlib's Agg backend."""
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from skmf import ImplicitMatrixFactorization, MatrixFactorization
 from skmf.datasets import make_ratings
-from skmf.plot import TrainingCurveDisplay
+from skmf.plot import GridSearchHeatmapDisplay, ItemMapDisplay, TrainingCurveDisplay
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"  # short fits on purpose
@@ -113,9 +115,343 @@ def test_unfitted_or_unsuitable_estimators():
         TrainingCurveDisplay.from_estimator(fitted)
 
 
-def test_without_matplotlib(monkeypatch):
+@pytest.mark.parametrize(
+    "display",
+    [
+        TrainingCurveDisplay(loss_curve=[1.0]),
+        GridSearchHeatmapDisplay(
+            scores=[[1.0]], x_values=[1], y_values=[1], x_name="x", y_name="y"
+        ),
+        ItemMapDisplay(coordinates=[[0.0, 0.0]]),
+    ],
+    ids=lambda display: type(display).__name__,
+)
+def test_without_matplotlib(monkeypatch, display):
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="needs matplotlib.*pip install matplotlib"):
-        TrainingCurveDisplay(loss_curve=[1.0]).plot()
+        display.plot()
+
+
+# GridSearchHeatmapDisplay ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def search(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    return GridSearchCV(
+        MatrixFactorization(solver="als", max_iter=3, random_state=0),
+        {"n_components": [1, 4], "alpha": [0.01, 0.1, 1.0], "init_std": [0.0, 0.1]},
+        scoring="neg_root_mean_squared_error",
+        cv=2,
+    ).fit(*ratings)
+
+
+def _cells(search, x, y, keep=None):
+    """{(x value, y value): [mean test score of each matching candidate]}."""
+    results = search.cv_results_
+    cells = {}
+    for i, params in enumerate(results["params"]):
+        if keep is None or keep(params):
+            key = params[x], params[y]
+            cells.setdefault(key, []).append(results["mean_test_score"][i])
+    return cells
+
+
+def test_heatmap_from_search_shows_the_best_error_over_other_parameters(search):
+    display = GridSearchHeatmapDisplay.from_search(search, x="alpha", y="n_components")
+    assert display.x_values == [0.01, 0.1, 1.0] and display.y_values == [1, 4]
+    assert display.score_name == "RMSE" and not display.greater_is_better
+    expected = np.empty((2, 3))
+    for (alpha, k), scores in _cells(search, "alpha", "n_components").items():
+        expected[[1, 4].index(k), [0.01, 0.1, 1.0].index(alpha)] = -max(scores)
+    np.testing.assert_allclose(display.scores, expected)
+    np.testing.assert_allclose(display.im_.get_array(), expected)
+    assert display.text_[0, 0].get_text() == format(expected[0, 0], ".4g")
+    # The best cell is the smallest error: the search's best candidate.
+    row, column = display.best_index_
+    assert display.y_values[row] == search.best_params_["n_components"]
+    assert display.x_values[column] == search.best_params_["alpha"]
+    outline = display.ax_.patches[-1]
+    assert outline.get_xy() == (column - 0.5, row - 0.5)
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == ["0.01", "0.1", "1"]
+    assert display.ax_.get_xlabel() == "alpha"
+    assert display.ax_.get_ylabel() == "n_components"
+    assert display.colorbar_.ax.get_ylabel() == "RMSE"
+    assert display.im_.get_cmap().name == "viridis_r"  # the best is bright
+    assert display.figure_ is display.ax_.figure and display.ax_.get_title() == ""
+
+
+def test_heatmap_fixed_parameters_select_candidates(search):
+    fig, axes = plt.subplots(1, 2)
+    for ax, init_std in zip(axes, [0.0, 0.1], strict=True):
+        display = GridSearchHeatmapDisplay.from_search(
+            search,
+            x="n_components",
+            y="alpha",
+            fixed={"init_std": init_std},
+            ax=ax,
+            colorbar=False,
+            imshow_kw={"vmin": 0.5, "vmax": 1.5},
+        )
+        cells = _cells(
+            search,
+            "n_components",
+            "alpha",
+            lambda params, value=init_std: params["init_std"] == value,
+        )
+        for (k, alpha), (score,) in cells.items():
+            row, column = [0.01, 0.1, 1.0].index(alpha), [1, 4].index(k)
+            assert display.scores[row, column] == pytest.approx(-score)
+        assert display.ax_ is ax and display.colorbar_ is None
+        assert ax.get_title() == f"init_std={init_std:g}"
+        assert display.im_.get_clim() == (0.5, 1.5)
+
+
+def test_heatmap_multimetric_search(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(
+        MatrixFactorization(solver="als", max_iter=2, random_state=0),
+        {"n_components": [1, 2], "alpha": [0.1, 1.0]},
+        scoring={"mae": "neg_mean_absolute_error", "r2": "r2"},
+        refit="mae",
+        cv=2,
+    ).fit(*ratings)
+    by_refit = GridSearchHeatmapDisplay.from_search(search, x="alpha", y="n_components")
+    assert by_refit.score_name == "mae" and by_refit.greater_is_better
+    # Multi-metric names are the user's keys: shown as they are.
+    assert by_refit.scores.max() < 0
+    r2 = GridSearchHeatmapDisplay.from_search(
+        search, x="alpha", y="n_components", score="r2"
+    )
+    np.testing.assert_allclose(
+        np.sort(r2.scores.ravel()), np.sort(search.cv_results_["mean_test_r2"])
+    )
+    with pytest.raises(ValueError, match=r"pass score= one of \['mae', 'r2'\]"):
+        GridSearchHeatmapDisplay.from_search(
+            search, x="alpha", y="n_components", score="rmse"
+        )
+
+
+def test_heatmap_from_search_errors(search):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.model_selection import GridSearchCV
+
+    with pytest.raises(ValueError, match=r"'K' is not a parameter.*\['alpha', "):
+        GridSearchHeatmapDisplay.from_search(search, x="K", y="alpha")
+    with pytest.raises(ValueError, match="No candidate of the search has"):
+        GridSearchHeatmapDisplay.from_search(
+            search, x="n_components", y="alpha", fixed={"init_std": 7.0}
+        )
+    with pytest.raises(ValueError, match="this search has one: leave score=None"):
+        GridSearchHeatmapDisplay.from_search(
+            search, x="n_components", y="alpha", score="r2"
+        )
+    with pytest.raises(NotFittedError):
+        GridSearchHeatmapDisplay.from_search(
+            GridSearchCV(MatrixFactorization(), {"alpha": [1]}), x="alpha", y="alpha"
+        )
+
+
+class _FakeSearch(BaseEstimator):
+    """A fitted search as far as the display can tell, with chosen results."""
+
+    scoring = None
+    multimetric_ = False
+
+    def __init__(self, params, scores):
+        names = sorted({name for candidate in params for name in candidate})
+        self.cv_results_ = {"params": params, "mean_test_score": np.array(scores)}
+        for name in names:
+            self.cv_results_[f"param_{name}"] = np.ma.masked_array(
+                [candidate.get(name) for candidate in params],
+                mask=[name not in candidate for candidate in params],
+                dtype=object,
+            )
+
+    def fit(self):  # check_is_fitted wants an estimator
+        return self
+
+
+def test_heatmap_of_a_list_of_grids_with_failed_fits():
+    # Two grids, as GridSearchCV(param_grid=[...]) takes them: "als" has no
+    # learning rate, so its candidates are left out of a learning-rate axis;
+    # a failed fit (error_score=nan) and a pair not searched are blank.
+    params = [
+        {"solver": "als", "alpha": 0.1},
+        {"solver": "sgd", "alpha": 0.1, "learning_rate": 0.01},
+        {"solver": "sgd", "alpha": 0.1, "learning_rate": 0.1},
+        {"solver": "sgd", "alpha": 1.0, "learning_rate": 0.01},
+    ]
+    search = _FakeSearch(params, [0.9, 0.5, np.nan, 0.7])
+    display = GridSearchHeatmapDisplay.from_search(search, x="learning_rate", y="alpha")
+    np.testing.assert_array_equal(display.scores, [[0.5, np.nan], [0.7, np.nan]])
+    assert display.score_name == "score" and display.greater_is_better
+    assert display.best_index_ == (1, 0)
+    assert [t.get_text() for t in display.text_[:, 1]] == ["nan", "nan"]
+    # Values that cannot be sorted keep the order of the search.
+    by_solver = GridSearchHeatmapDisplay.from_search(search, x="solver", y="alpha")
+    assert by_solver.x_values == ["als", "sgd"]
+    np.testing.assert_array_equal(by_solver.scores, [[0.9, 0.5], [np.nan, 0.7]])
+
+
+def test_heatmap_plot_from_data():
+    display = GridSearchHeatmapDisplay(
+        scores=[[1.0, 2.0], [3.0, 4.0]],
+        x_values=["a", "b"],
+        y_values=[None, 10],
+        x_name="x",
+        y_name="y",
+        greater_is_better=False,
+        title="errors",
+    ).plot(values_format=".1f", text_kw={"fontsize": 7})
+    assert display.best_index_ == (0, 0)
+    assert display.text_[1, 1].get_text() == "4.0"
+    assert display.text_[1, 1].get_fontsize() == 7
+    # Dark cells get white text: with viridis_r the largest error is darkest.
+    assert display.text_[1, 1].get_color() == "white"
+    assert display.text_[0, 0].get_color() == "black"
+    assert [t.get_text() for t in display.ax_.get_yticklabels()] == ["None", "10"]
+    assert display.ax_.get_title() == "errors"
+    every_nan = GridSearchHeatmapDisplay(
+        scores=[[np.nan]], x_values=[1], y_values=[2], x_name="x", y_name="y"
+    ).plot()
+    assert every_nan.best_index_ is None and every_nan.text_[0, 0].get_text() == "nan"
+    with pytest.raises(ValueError, match=r"shape \(1, 2\); got shape \(2, 1\)"):
+        GridSearchHeatmapDisplay(
+            scores=[[1.0], [2.0]],
+            x_values=[1, 2],
+            y_values=[3],
+            x_name="x",
+            y_name="y",
+        ).plot()
+
+
+# ItemMapDisplay -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mf4(ratings):
+    return MatrixFactorization(
+        n_components=4, solver="als", max_iter=3, random_state=0
+    ).fit(*ratings)
+
+
+def test_item_map_pca_names_the_most_rated_items(ratings, mf4):
+    from sklearn.decomposition import PCA
+
+    X, _ = ratings
+    titles = {item: f"movie {item}" for item in mf4.items_[:-1]}  # one missing
+    display = ItemMapDisplay.from_estimator(mf4, labels=titles, n_labels=6)
+    expected = PCA(n_components=2).fit_transform(mf4.item_factors_.astype(float))
+    np.testing.assert_allclose(display.coordinates, expected)
+    np.testing.assert_allclose(display.scatter_.get_offsets(), expected)
+    counts = pd.Series(X[:, 1]).value_counts().reindex(mf4.items_).to_numpy()
+    most = np.argsort(-counts, kind="stable")[:6]
+    named = [i for i, label in enumerate(display.labels) if label is not None]
+    assert sorted(named) == sorted(most)
+    assert [t.get_text() for t in display.texts_] == [
+        titles.get(mf4.items_[i], str(mf4.items_[i])) for i in sorted(most)
+    ]
+    np.testing.assert_allclose(display.texts_[0].xy, expected[sorted(most)[0]])
+    colors = display.scatter_.get_facecolors()
+    assert len({tuple(c) for c in colors[most]}) == 1
+    assert not np.allclose(colors[most[0]], colors[np.setdiff1d(range(100), most)[0]])
+    assert display.ax_.get_xlabel().startswith("principal component 1 (")
+    assert display.ax_.get_title() == "MatrixFactorization"
+
+
+def test_item_map_factors_given_items_and_label_sequence(mf4):
+    labels = [f"#{item}" for item in mf4.items_]
+    display = ItemMapDisplay.from_estimator(
+        mf4,
+        labels=labels,
+        items=[mf4.items_[3], mf4.items_[0]],
+        projection="factors",
+        name="factors",
+        scatter_kw={"color": "k"},
+    )
+    np.testing.assert_allclose(display.coordinates, mf4.item_factors_[:, :2])
+    assert [t.get_text() for t in display.texts_] == [labels[0], labels[3]]
+    assert (display.ax_.get_xlabel(), display.ax_.get_ylabel()) == (
+        "factor 1",
+        "factor 2",
+    )
+    assert len({tuple(c) for c in display.scatter_.get_facecolors()}) == 1
+    none = ItemMapDisplay.from_estimator(mf4, n_labels=0)
+    assert none.texts_ == []
+    # Ids that a mapping does not name are named by themselves.
+    unnamed = ItemMapDisplay.from_estimator(mf4, n_labels=3, labels={})
+    assert [t.get_text() for t in unnamed.texts_] == [
+        str(item)
+        for item, label in zip(mf4.items_, unnamed.labels, strict=True)
+        if label
+    ]
+
+
+def test_item_map_of_implicit_model_uses_its_popularity(ratings):
+    X, y = ratings
+    model = ImplicitMatrixFactorization(n_components=3, max_iter=2).fit(X, y)
+    display = ItemMapDisplay.from_estimator(model, n_labels=3)
+    most = np.argsort(-model.item_popularity_, kind="stable")[:3]
+    assert [t.get_text() for t in display.texts_] == [
+        str(model.items_[i]) for i in sorted(most)
+    ]
+
+
+def test_item_map_without_popularity_names_the_outermost_items():
+    class Factors(BaseEstimator):
+        def fit(self):
+            return self
+
+    model = Factors()
+    model.item_factors_ = np.array([[0, 0], [5, 0], [0, 1], [-1, 0], [0, -9.0]])
+    model.items_ = np.array(["a", "b", "c", "d", "e"])
+    display = ItemMapDisplay.from_estimator(model, n_labels=2, projection="factors")
+    assert [t.get_text() for t in display.texts_] == ["b", "e"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"items": [10_000]}, ValueError, r"items \[10000\] are not items"),
+        ({"labels": ["x", "y"]}, ValueError, "labels has 2 entries but the model"),
+        ({"projection": "tsne"}, ValueError, "projection must be 'pca' or"),
+        ({"n_labels": -1}, ValueError, "n_labels must be an int >= 0"),
+    ],
+)
+def test_item_map_invalid_arguments(mf4, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ItemMapDisplay.from_estimator(mf4, **kwargs)
+
+
+def test_item_map_unsuitable_models(ratings):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LinearRegression
+
+    with pytest.raises(NotFittedError):
+        ItemMapDisplay.from_estimator(MatrixFactorization())
+    with pytest.raises(TypeError, match="has no item_factors_"):
+        ItemMapDisplay.from_estimator(LinearRegression().fit([[0], [1]], [0, 1]))
+    one = MatrixFactorization(n_components=1, solver="als", max_iter=1).fit(*ratings)
+    with pytest.raises(ValueError, match="at least two factors.*n_components=1"):
+        ItemMapDisplay.from_estimator(one)
+
+
+def test_item_map_plot_from_data():
+    display = ItemMapDisplay(
+        coordinates=[[0, 0], [1, 1], [2, 0]],
+        labels=["a", None, ""],
+        xlabel="u",
+        ylabel="v",
+    ).plot(text_kw={"fontsize": 5})
+    assert [t.get_text() for t in display.texts_] == ["a"]
+    assert display.texts_[0].get_fontsize() == 5
+    assert display.ax_.get_xlabel() == "u" and display.ax_.get_title() == ""
+    with pytest.raises(ValueError, match=r"shape \(n_items, 2\).*\(3,\)"):
+        ItemMapDisplay(coordinates=[1, 2, 3]).plot()
+    with pytest.raises(ValueError, match="labels has 1 entries but coordinates"):
+        ItemMapDisplay(coordinates=[[0, 0], [1, 1]], labels=["a"]).plot()
