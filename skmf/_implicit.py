@@ -330,9 +330,8 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
                 "y has no positive value: with every count 0 no pair is observed "
                 "and there is nothing to learn."
             )
-        rows, cols = counts.nonzero()
-        self._seen = seen_matrix(rows, cols, *shape)
-        self.item_popularity_ = np.bincount(cols, minlength=shape[1])
+        self._seen = seen_matrix(counts.indptr, counts.indices, shape[1])
+        self.item_popularity_ = np.bincount(counts.indices, minlength=shape[1])
         confidence = counts.copy()
         confidence.data = _confidence(counts.data, self._params)
 

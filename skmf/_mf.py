@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from ._encoding import encode_ids, fit_ids
 from ._persistence import VersionedStateMixin
 from ._recommend import ExplicitRecommenderMixin, seen_matrix
+from ._solvers._group_fast import group_rows
 from ._solvers._predict_fast import max_threads, predict_pairs
 from ._solvers.als import ALSSolver
 from ._solvers.sgd import SGDSolver
@@ -50,7 +51,12 @@ _MIN_PARALLEL_SGD_WORK = 5e7
 
 @dataclass
 class _Ratings:
-    """Training ratings as plain arrays, ready for the kernels."""
+    """Training ratings as plain arrays, ready for the kernels.
+
+    The ratings are grouped by user (``indptr``, CSR style), in their original
+    order within each user: the ALS user half-sweep and the matrix of seen
+    items use this layout as it is.
+    """
 
     users: np.ndarray  # int32 row index of each rating
     items: np.ndarray  # int32 item index of each rating
@@ -58,6 +64,7 @@ class _Ratings:
     weights: np.ndarray  # sample weights, or an empty array for all ones
     n_users: int
     n_items: int
+    indptr: np.ndarray  # int64, ratings of user u at indptr[u]:indptr[u + 1]
 
     @property
     def n_ratings(self):
@@ -526,20 +533,36 @@ class MatrixFactorization(
         self.intercept_ = float(np.average(y, weights=sample_weight))
         self.rating_range_ = (float(y.min()), float(y.max()))
         unweighted = sample_weight is None or np.all(sample_weight == 1)
-        ratings = _Ratings(
-            users=users,
-            items=items,
-            values=(y - self.intercept_).astype(dtype),
-            weights=np.empty(0, dtype) if unweighted else sample_weight.astype(dtype),
-            n_users=self.users_.shape[0],
-            n_items=self.items_.shape[0],
+        shape = (self.users_.shape[0], self.items_.shape[0])
+        indptr, items, values, weights = group_rows(
+            users,
+            shape[0],
+            items,
+            (y - self.intercept_).astype(dtype),
+            np.empty(0, dtype) if unweighted else sample_weight.astype(dtype),
         )
-        self._seen = seen_matrix(users, items, ratings.n_users, ratings.n_items)
-        del X, y, users, items
+        del X, y, users
+        ratings = _Ratings(
+            users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),
+            items=items,
+            values=values,
+            weights=weights,
+            n_users=shape[0],
+            n_items=shape[1],
+            indptr=indptr,
+        )
+        self._seen = seen_matrix(indptr, items, shape[1])
 
-        shape = (ratings.n_users, ratings.n_items)
+        # numpy's Generator draws float32 normals directly, 2x faster than the
+        # legacy RandomState that sklearn's random_state resolves to. Drawn in
+        # float32 whatever the dtype, so that float32 and float64 fits start
+        # from the same point.
+        init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         user_factors, item_factors = (
-            rng.normal(0, self.init_std, (n, self.n_components)).astype(dtype)
+            (
+                init_rng.standard_normal((n, self.n_components), dtype=np.float32)
+                * np.float32(self.init_std)
+            ).astype(dtype, copy=False)
             for n in shape
         )
         model = _Model(
@@ -601,8 +624,10 @@ class MatrixFactorization(
         # A training loss far above that of predicting the mean only happens
         # when the iterates run away (too large a step size). The +1 keeps the
         # bound meaningful when all ratings are equal.
-        residual = np.abs(ratings.values, dtype=np.float64)
-        baseline = np.average(residual if absolute else residual**2, weights=weights)
+        # In the model's dtype: numpy sums pairwise, precise enough for a bound.
+        residual = np.abs(ratings.values) if absolute else np.square(ratings.values)
+        baseline = float(np.average(residual, weights=weights))
+        del residual
         runaway = 1e4 * (baseline + 1)
 
         stopping = self.early_stopping or self.tol is not None

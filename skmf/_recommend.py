@@ -35,14 +35,17 @@ _BLOCK_SCORES = 1 << 22
 _NO_CELLS = (np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp))
 
 
-def seen_matrix(users, items, n_users, n_items):
-    """Training pairs as a users x items CSR matrix of ones, repeats merged."""
-    seen = sp.csr_matrix(
-        (np.ones(users.shape[0], np.float32), (users, items)),
-        shape=(n_users, n_items),
+def seen_matrix(indptr, items, n_items):
+    """Training pairs as a users x items CSR matrix of True.
+
+    Built on the arrays of the ratings grouped by user, without a copy: a
+    repeated pair is stored twice, which changes nothing for excluding it.
+    """
+    return sp.csr_matrix(
+        (np.ones(items.shape[0], dtype=bool), items, indptr),
+        shape=(indptr.shape[0] - 1, n_items),
+        copy=False,
     )
-    seen.data[:] = 1
-    return seen
 
 
 def _check_n(n):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from skmf._solvers._als_fast import als_half_sweep
-from skmf._solvers._group_fast import group_by
+from skmf._solvers._group_fast import group_by, group_rows
 from skmf._solvers._predict_fast import predict_pairs
 from skmf._solvers._sgd_fast import sgd_blocks
 
@@ -696,9 +696,14 @@ def test_als_solver_epoch_is_two_reference_half_sweeps(dtype, weighted, fit_bias
     W, _ = make_factors(rng, n_users, k, dtype)
     H, _ = make_factors(rng, n_items, k, dtype)
     bu, bi = np.zeros(n_users, dtype), np.zeros(n_items, dtype)
+    # The solver takes the ratings grouped by user, as fit hands them over.
+    indptr, by_user_items, by_user_values, by_user_weights = group_rows(
+        users, n_users, items, values, weights
+    )
     ratings = SimpleNamespace(
-        users=users, items=items, values=values, weights=weights,
-        n_users=n_users, n_items=n_items,
+        users=np.repeat(np.arange(n_users, dtype=np.int32), np.diff(indptr)),
+        items=by_user_items, values=by_user_values, weights=by_user_weights,
+        n_users=n_users, n_items=n_items, indptr=indptr,
     )  # fmt: skip
     model = SimpleNamespace(
         user_factors=W.copy(), item_factors=H.copy(),
@@ -784,11 +789,11 @@ def test_als_half_sweep_without_loss_returns_zero():
 
 
 def test_als_solver_raises_on_a_failed_cholesky():
-    users = np.array([0, 1, 1], np.int32)
-    items = np.array([0, 0, 1], np.int32)
+    # Grouped by user: user 0 rated item 0, user 1 items 0 and 1.
     ratings = SimpleNamespace(
-        users=users, items=items, values=np.ones(3), weights=np.empty(0),
-        n_users=2, n_items=2,
+        indptr=np.array([0, 1, 3]), users=np.array([0, 1, 1], np.int32),
+        items=np.array([0, 0, 1], np.int32),
+        values=np.ones(3), weights=np.empty(0), n_users=2, n_items=2,
     )  # fmt: skip
     # User 0 only rated item 0, whose factors are 0: no solution without alpha.
     model = SimpleNamespace(
@@ -801,7 +806,7 @@ def test_als_solver_raises_on_a_failed_cholesky():
         solver.epoch()
 
 
-# ---------------------------------------------------------------------- group_by
+# ------------------------------------------------------- group_by, group_rows
 
 
 @pytest.mark.parametrize("key_dtype", [np.int32, np.int64])
@@ -821,3 +826,31 @@ def test_group_by_empty_groups_and_input():
     indptr, order = group_by(np.empty(0, np.int32), 2)
     assert_array_equal(indptr, [0, 0, 0])
     assert order.size == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_group_rows_is_a_stable_sort(dtype, weighted):
+    rng = np.random.default_rng(13)
+    n_users, n_items = 40, 30
+    users, items, values, weights = make_ratings(
+        rng, n_users, n_items, 500, dtype, weighted
+    )
+    users[users == 3] = 4  # a user with no rating
+
+    indptr, cols, vals, wts = group_rows(users, n_users, items, values, weights)
+    order = np.argsort(users, kind="stable")
+    counts = np.bincount(users, minlength=n_users)
+    assert_array_equal(indptr, np.r_[0, np.cumsum(counts)])
+    assert_array_equal(cols, items[order])
+    assert_array_equal(vals, values[order])
+    assert_array_equal(wts, weights[order] if weighted else weights)
+    assert indptr.dtype == np.int64 and cols.dtype == np.int32 and vals.dtype == dtype
+
+
+def test_group_rows_of_no_ratings():
+    empty = np.empty(0, np.float32)
+    no_ids = np.empty(0, np.int32)
+    indptr, cols, vals, wts = group_rows(no_ids, 2, no_ids, empty, empty)
+    assert_array_equal(indptr, [0, 0, 0])
+    assert cols.size == vals.size == wts.size == 0

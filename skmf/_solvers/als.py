@@ -1,24 +1,7 @@
 """Python driver of the ALS solver: the sparse layouts and the two half-sweeps."""
 
-import numpy as np
-
 from ._als_fast import als_half_sweep
-from ._group_fast import group_by
-
-
-def _compressed(rows, n_rows, cols, values, weights):
-    """Group ratings by row: CSR (indptr, indices, values, weights).
-
-    Built here rather than by scipy.sparse so that repeated (user, item) pairs
-    stay separate ratings instead of being summed, and in linear time.
-    """
-    indptr, order = group_by(rows, n_rows)
-    return (
-        indptr,
-        np.ascontiguousarray(cols[order]),
-        np.ascontiguousarray(values[order]),
-        np.ascontiguousarray(weights[order]) if weights.size else weights,
-    )
+from ._group_fast import group_rows
 
 
 class ALSSolver:
@@ -28,8 +11,11 @@ class ALSSolver:
         r = ratings
         self.model = model
         self.params = params
-        self.by_user = _compressed(r.users, r.n_users, r.items, r.values, r.weights)
-        self.by_item = _compressed(r.items, r.n_items, r.users, r.values, r.weights)
+        # CSR by user as fit made it, and by item (users in increasing order,
+        # as the sort is stable). Repeated (user, item) pairs stay separate
+        # ratings, as they are for SGD (scipy would sum them).
+        self.by_user = (r.indptr, r.items, r.values, r.weights)
+        self.by_item = group_rows(r.items, r.n_items, r.users, r.values, r.weights)
 
     def _half_sweep(self, compressed, rows, row_bias, cols, col_bias, compute_loss):
         p = self.params
