@@ -89,6 +89,20 @@ def sgd_pass(
     return W, H, bu, bi, total
 
 
+def _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases):
+    """Weighted SSE ``s_j * (t_j - c_j - b - x . y_j)**2`` of new rows ``X, b``.
+
+    Without ``fit_biases`` the row bias counts as 0.
+    """
+    sse = 0.0
+    for p in range(len(ratings)):
+        r, j = rows[p], cols[p]
+        own_bias = b[r] if fit_biases else 0.0
+        e = float(ratings[p]) - c[j] - own_bias - X[r] @ Y[j]
+        sse += s_all[p] * e * e
+    return sse
+
+
 def als_half_sweep(
     rows,
     cols,
@@ -148,13 +162,7 @@ def als_half_sweep(
         if fit_biases:
             b[r] = solution[n_components]
 
-    sse = 0.0
-    for p in range(len(ratings)):
-        r, j = rows[p], cols[p]
-        own_bias = b[r] if fit_biases else 0.0
-        e = float(ratings[p]) - c[j] - own_bias - X[r] @ Y[j]
-        sse += s_all[p] * e * e
-    return X, b, sse
+    return X, b, _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases)
 
 
 def als_row_gradient(
@@ -316,3 +324,63 @@ def implicit_loss(rows, cols, confidence, user_factors, item_factors, reg):
         for i in range(Y.shape[0]):
             total += c[u, i] * (p[u, i] - X[u] @ Y[i]) ** 2
     return total + reg * (np.sum(X**2) + np.sum(Y**2))
+
+
+def gibbs_half_sweep(
+    rows,
+    cols,
+    ratings,
+    weights,
+    n_rows,
+    row_bias,
+    col_factors,
+    col_bias,
+    prior_precision,
+    prior_shift,
+    noise_precision,
+    noise,
+    fit_biases,
+):
+    """Draw every row from its Gaussian conditional posterior, given the noise.
+
+    Row ``r`` (``[x, b]`` with biases) has the prior ``N(m, Lambda^-1)`` and
+    ratings ``t_j ~ N(c_j + b + x . y_j, 1 / (beta s_j))``. Its conditional
+    posterior is ``N(A^-1 rhs, A^-1)`` with
+
+        A = Lambda + beta * sum_j s_j z_j z_j^T
+        rhs = beta * sum_j s_j (t_j - c_j) z_j + Lambda m
+
+    (``z_j = [y_j; 1]``, or ``y_j`` without biases; ``prior_shift`` is
+    ``Lambda m``). With the upper triangular Cholesky factor ``A = U^T U``, the
+    draw is ``A^-1 rhs + U^-1 noise[r]``, whose covariance is
+    ``U^-1 U^-T = A^-1``. A row without ratings is drawn from the prior.
+
+    Returns ``(row_factors, row_bias, sse)`` as :func:`als_half_sweep` does.
+    """
+    Y = np.asarray(col_factors, dtype=np.float64)
+    c = np.asarray(col_bias, dtype=np.float64)
+    s_all = _weights_or_ones(weights, len(ratings))
+    n_components = Y.shape[1]
+    Lam = np.asarray(prior_precision, dtype=np.float64)
+    shift = np.asarray(prior_shift, dtype=np.float64)
+
+    X = np.zeros((n_rows, n_components))
+    b = np.array(row_bias, dtype=np.float64)
+    for r in range(n_rows):
+        lhs = Lam.copy()
+        rhs = shift.copy()
+        for p in range(len(ratings)):
+            if rows[p] != r:
+                continue
+            z = np.append(Y[cols[p]], 1.0) if fit_biases else Y[cols[p]]
+            lhs += noise_precision * s_all[p] * np.outer(z, z)
+            rhs += noise_precision * s_all[p] * (float(ratings[p]) - c[cols[p]]) * z
+        upper = np.linalg.cholesky(lhs).T
+        draw = np.linalg.solve(lhs, rhs) + np.linalg.solve(
+            upper, np.asarray(noise[r], dtype=np.float64)
+        )
+        X[r] = draw[:n_components]
+        if fit_biases:
+            b[r] = draw[n_components]
+
+    return X, b, _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases)

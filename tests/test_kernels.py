@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from skmf._solvers._als_fast import als_half_sweep
+from skmf._solvers._als_fast import als_half_sweep, gibbs_half_sweep
 from skmf._solvers._group_fast import group_by, group_rows
 from skmf._solvers._predict_fast import predict_pairs
 from skmf._solvers._sgd_fast import sgd_blocks
@@ -804,6 +804,182 @@ def test_als_solver_raises_on_a_failed_cholesky():
     solver = ALSSolver(ratings, model, params, None)
     with pytest.raises(FloatingPointError, match="row 0 "):
         solver.epoch()
+
+
+# ------------------------------------------------------------------ Gibbs
+
+
+def gibbs_problem(rng, dtype, weighted, n_rows=14, n_ratings=80, k=3, fit_biases=True):
+    """An ALS problem whose last two rows have no ratings, with a random prior."""
+    rows, cols, values, weights, X0, b0, Y, c = als_problem(
+        rng, dtype, weighted, n_rows=n_rows - 2, n_ratings=n_ratings, k=k
+    )
+    X0 = np.vstack([X0, np.ones((2, k), dtype)])
+    b0 = np.append(b0, np.ones(2, dtype))
+    dim = k + (1 if fit_biases else 0)
+    root = rng.normal(size=(dim, dim))
+    precision = (root @ root.T + dim * np.eye(dim)).astype(dtype)
+    shift = rng.normal(size=dim).astype(dtype)
+    noise = rng.standard_normal((n_rows, dim)).astype(dtype)
+    return (rows, cols, values, weights, X0, b0, Y, c), precision, shift, noise
+
+
+def run_gibbs_kernel(csr, X0, b0, Y, c, precision, shift, beta, noise, fit_biases,
+                     n_threads):  # fmt: skip
+    X, b = X0.copy(), b0.copy()
+    sse = gibbs_half_sweep(
+        *csr, X, b, Y, c, precision, shift, beta, noise, fit_biases, n_threads
+    )
+    return X, b, sse
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_gibbs_half_sweep_matches_reference(dtype, weighted, fit_biases, n_threads):
+    rng = np.random.default_rng(21)
+    problem, precision, shift, noise = gibbs_problem(
+        rng, dtype, weighted, fit_biases=fit_biases
+    )
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    n_rows = X0.shape[0]
+    csr = to_csr(rows, cols, values, weights, n_rows)
+    X, b, sse = run_gibbs_kernel(
+        csr, X0, b0, Y, c, precision, shift, 1.7, noise, fit_biases, n_threads
+    )
+    X_ref, b_ref, sse_ref = reference.gibbs_half_sweep(
+        rows, cols, values, weights, n_rows, b0, Y, c, precision, shift, 1.7,
+        noise, fit_biases,
+    )  # fmt: skip
+    assert X.dtype == dtype and b.dtype == dtype
+    assert_close(X, X_ref, dtype)
+    assert_close(b, b_ref, dtype)
+    assert_close(sse, sse_ref, dtype)
+    if not fit_biases:
+        assert_array_equal(b, b0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gibbs_half_sweep_rows_longer_than_a_block(dtype):
+    rng = np.random.default_rng(22)
+    problem, precision, shift, noise = gibbs_problem(
+        rng, dtype, True, n_rows=5, n_ratings=7000
+    )
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    assert np.bincount(rows).max() > 2048  # BLOCK in _als_fast.pyx
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    X, b, sse = run_gibbs_kernel(
+        csr, X0, b0, Y, c, precision, shift, 0.5, noise, True, 2
+    )
+    X_ref, b_ref, sse_ref = reference.gibbs_half_sweep(
+        rows, cols, values, weights, X0.shape[0], b0, Y, c, precision, shift, 0.5,
+        noise, True,
+    )  # fmt: skip
+    assert_close(X, X_ref, dtype)
+    assert_close(b, b_ref, dtype)
+    assert_close(sse, sse_ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gibbs_half_sweep_threads_give_identical_rows_and_loss(dtype):
+    """The loss is summed in row order after the parallel loop: bit for bit."""
+    rng = np.random.default_rng(23)
+    problem, precision, shift, noise = gibbs_problem(
+        rng, dtype, True, n_rows=300, n_ratings=2000
+    )
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    args = (csr, X0, b0, Y, c, precision, shift, 1.3, noise, True)
+    X1, b1, sse1 = run_gibbs_kernel(*args, 1)
+    X2, b2, sse2 = run_gibbs_kernel(*args, 2)
+    assert_array_equal(X1, X2)
+    assert_array_equal(b1, b2)
+    assert sse1 == sse2
+
+
+@pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
+def test_gibbs_half_sweep_without_noise_is_the_als_solve(fit_biases):
+    """z = 0, m = 0 and Lambda = beta alpha S I give ALS's weighted-lambda solve.
+
+    The Gibbs mean solves (Lambda / beta + G G^T) x = G t, ALS solves
+    (alpha S_r I + G G^T) x = G t with S_r the row's total weight: the same
+    system when every row has the same total weight S, here 6 ratings each.
+    """
+    rng = np.random.default_rng(24)
+    n_rows, n_cols, k, per_row, alpha, beta = 10, 8, 3, 6, 0.1, 2.5
+    rows = np.repeat(np.arange(n_rows, dtype=np.int32), per_row)
+    cols = rng.integers(n_cols, size=rows.shape[0]).astype(np.int32)
+    values = rng.normal(size=rows.shape[0])
+    weights = np.empty(0)
+    X0, b0 = make_factors(rng, n_rows, k, np.float64)
+    Y, c = make_factors(rng, n_cols, k, np.float64)
+    csr = to_csr(rows, cols, values, weights, n_rows)
+    dim = k + (1 if fit_biases else 0)
+    precision = beta * alpha * per_row * np.eye(dim)
+    X, b, sse = run_gibbs_kernel(
+        csr, X0, b0, Y, c, precision, np.zeros(dim), beta, np.zeros((n_rows, dim)),
+        fit_biases, 1,
+    )  # fmt: skip
+    X_als, b_als, sse_als = run_als_kernel(csr, X0, b0, Y, c, alpha, fit_biases, 1)
+    assert_allclose(X, X_als, rtol=1e-12, atol=1e-12)
+    assert_allclose(b, b_als, rtol=1e-12, atol=1e-12)
+    assert_allclose(sse, sse_als, rtol=1e-12)
+
+
+def test_gibbs_half_sweep_draws_have_the_posterior_moments():
+    """Many copies of one row, each with its own z: mean A^-1 rhs, covariance A^-1."""
+    rng = np.random.default_rng(25)
+    n_copies, n_cols, k, beta = 20000, 6, 2, 1.5
+    row_cols = np.array([0, 1, 3, 3, 5], dtype=np.int32)
+    row_values = rng.normal(size=row_cols.shape[0])
+    indptr = np.arange(n_copies + 1, dtype=np.int64) * row_cols.shape[0]
+    cols = np.tile(row_cols, n_copies)
+    values = np.tile(row_values, n_copies)
+    Y, c = make_factors(rng, n_cols, k, np.float64)
+    precision = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.0], [0.1, 0.0, 0.5]])
+    shift = np.array([0.2, -0.1, 0.4])
+    X, b = np.zeros((n_copies, k)), np.zeros(n_copies)
+    noise = rng.standard_normal((n_copies, k + 1))
+    gibbs_half_sweep(
+        indptr, cols, values, np.empty(0), X, b, Y, c, precision, shift, beta,
+        noise, True, 2, False,
+    )  # fmt: skip
+    features = np.column_stack([Y[row_cols], np.ones(row_cols.shape[0])])
+    A = precision + beta * features.T @ features
+    mean = np.linalg.solve(A, beta * features.T @ (row_values - c[row_cols]) + shift)
+    draws = np.column_stack([X, b])
+    # Standard errors: sqrt(var / n) for the mean, about sqrt(2 / n) var for
+    # the covariance; 5 of them.
+    scale = np.sqrt(np.diag(np.linalg.inv(A)))
+    assert_allclose(draws.mean(axis=0), mean, atol=5 * scale.max() / np.sqrt(n_copies))
+    assert_allclose(np.cov(draws.T), np.linalg.inv(A), atol=0.05 * scale.max() ** 2)
+
+
+def test_gibbs_half_sweep_reports_a_prior_that_is_not_positive_definite():
+    rng = np.random.default_rng(26)
+    problem, precision, shift, noise = gibbs_problem(rng, np.float64, False)
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    # Rows 12 and 13 have no ratings: their A is the (zero) prior precision.
+    X, b, sse = run_gibbs_kernel(
+        csr, X0, b0, Y, c, np.zeros_like(precision), shift, 1.0, noise, True, 1
+    )
+    assert sse in (-1.0 - 12, -1.0 - 13)
+
+
+def test_gibbs_half_sweep_checks_shapes():
+    rng = np.random.default_rng(27)
+    problem, precision, shift, noise = gibbs_problem(rng, np.float64, False)
+    rows, cols, values, weights, X0, b0, Y, c = problem
+    csr = to_csr(rows, cols, values, weights, X0.shape[0])
+    args = (csr, X0, b0, Y, c, precision, shift, 1.0, noise, True, 1)
+    with pytest.raises(ValueError, match="prior_precision must be 4 x 4"):
+        run_gibbs_kernel(*args[:5], np.eye(3), *args[6:])
+    with pytest.raises(ValueError, match="prior_shift must have 4"):
+        run_gibbs_kernel(*args[:6], shift[:3], *args[7:])
+    with pytest.raises(ValueError, match="noise must be 14 x 4"):
+        run_gibbs_kernel(*args[:8], noise[1:], *args[9:])
 
 
 # ------------------------------------------------------- group_by, group_rows

@@ -24,6 +24,11 @@ Both work on ``G``, the row's column features ``sqrt(s_j) [y_j, 1]`` gathered
 into a contiguous buffer (the weights' square roots make ``G G^T`` the weighted
 Gram matrix). A row of up to BLOCK ratings is gathered once and reused by every
 pass over it; a longer row is gathered BLOCK ratings at a time, on every pass.
+
+``gibbs_half_sweep`` is the Gibbs-sampling counterpart used by
+:class:`~skmf.BayesianMatrixFactorization`: the same Gram matrix, a Gaussian
+prior in place of the ridge penalty, and a draw from the row's conditional
+posterior in place of its mode.
 """
 
 from libc.math cimport sqrt
@@ -32,9 +37,11 @@ from libc.string cimport memset
 
 from cython.parallel cimport parallel, prange
 from scipy.linalg.cython_blas cimport dgemv, dsyrk, sgemv, ssyrk
-from scipy.linalg.cython_lapack cimport dposv, sposv
+from scipy.linalg.cython_lapack cimport dposv, dtrtrs, sposv, strtrs
 
 from cython cimport floating
+
+import numpy as np
 
 cimport numpy as cnp
 
@@ -82,6 +89,20 @@ cdef int _posv(int n, floating* gram, floating* rhs) noexcept nogil:
         sposv(&uplo, &n, &nrhs, gram, &n, rhs, &n, &info)
     else:
         dposv(&uplo, &n, &nrhs, gram, &n, rhs, &n, &info)
+    return info
+
+
+cdef int _trtrs(int n, floating* upper, floating* b) noexcept nogil:
+    """b = U^{-1} b for the upper triangle U of a column-major n x n matrix."""
+    cdef char uplo = b"U"
+    cdef char trans = b"N"
+    cdef char diag = b"N"
+    cdef int nrhs = 1
+    cdef int info = 0
+    if floating is float:
+        strtrs(&uplo, &trans, &diag, &n, &nrhs, upper, &n, b, &n, &info)
+    else:
+        dtrtrs(&uplo, &trans, &diag, &n, &nrhs, upper, &n, b, &n, &info)
     return info
 
 
@@ -168,6 +189,40 @@ cdef floating _pass(
     return sse
 
 
+cdef void _normal_equations(
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    bint cached,
+    const int[::1] indices,
+    const floating[::1] ratings,
+    const floating[::1] weights,
+    const floating[:, ::1] col_factors,
+    const floating[::1] col_bias,
+    Columns c,
+    floating* block,
+    floating* target,
+    floating* gram,
+    floating* rhs,
+) noexcept nogil:
+    """gram = G G^T (upper triangle) and rhs = G t over a row's ratings.
+
+    ``cached``: the block already holds the whole row.
+    """
+    cdef Py_ssize_t p = start
+    cdef int m
+    memset(gram, 0, c.dim * c.dim * sizeof(floating))
+    memset(rhs, 0, c.dim * sizeof(floating))
+    while p < stop:
+        if cached:
+            m = <int> (stop - start)
+        else:
+            m = _gather(p, min(p + BLOCK, stop), indices, ratings, weights,
+                        col_factors, col_bias, c, block, target)
+        _syrk(c.dim, m, block, gram)
+        _gemv(NO_TRANSPOSE, c.dim, m, block, target, 1, rhs)
+        p = p + m
+
+
 def als_half_sweep(
     const cnp.int64_t[::1] indptr,
     const int[::1] indices,
@@ -211,7 +266,7 @@ def als_half_sweep(
     cdef floating* target
     cdef floating* q
     cdef Py_ssize_t row, p, start, stop, k
-    cdef int a, step, info, m
+    cdef int a, step, info
     cdef bint cached
     cdef floating total_weight, reg, rs, rs_new, curvature, length
     cdef double loss = 0.0
@@ -286,18 +341,8 @@ def als_half_sweep(
                         d[a] = r[a] + (rs_new / rs) * d[a]
                     rs = rs_new
             else:
-                memset(gram, 0, dim * dim * sizeof(floating))
-                memset(x, 0, dim * sizeof(floating))
-                p = start
-                while p < stop:
-                    if cached:
-                        m = <int> (stop - start)
-                    else:
-                        m = _gather(p, min(p + BLOCK, stop), indices, ratings,
-                                    weights, col_factors, col_bias, c, block, target)
-                    _syrk(dim, m, block, gram)
-                    _gemv(NO_TRANSPOSE, dim, m, block, target, 1, x)
-                    p = p + m
+                _normal_equations(start, stop, cached, indices, ratings, weights,
+                                  col_factors, col_bias, c, block, target, gram, x)
                 for a in range(dim):
                     gram[a * dim + a] += reg
                 info = _posv(dim, gram, x)
@@ -321,4 +366,128 @@ def als_half_sweep(
 
     if failed[0] >= 0:
         return -1.0 - failed[0]
+    return loss
+
+
+def gibbs_half_sweep(
+    const cnp.int64_t[::1] indptr,
+    const int[::1] indices,
+    const floating[::1] ratings,
+    const floating[::1] weights,
+    floating[:, ::1] row_factors,
+    floating[::1] row_bias,
+    const floating[:, ::1] col_factors,
+    const floating[::1] col_bias,
+    const floating[:, ::1] prior_precision,
+    const floating[::1] prior_shift,
+    double noise_precision,
+    const floating[:, ::1] noise,
+    bint fit_biases,
+    int n_threads,
+    bint compute_loss=True,
+):
+    """Draw every row in place from its conditional posterior; return the SSE.
+
+    Row ``x`` (``[x, b]`` with biases, ``dim`` coordinates) has the Gaussian
+    prior ``N(m, Lambda^{-1})`` and the likelihood ``t_j ~ N(c_j + b + x . y_j,
+    1 / (beta s_j))``, so its conditional posterior is ``N(A^{-1} rhs, A^{-1})``
+    with
+
+        A   = Lambda + beta G G^T,    rhs = beta G t + Lambda m,
+
+    ``G`` the gathered column features ``sqrt(s_j) [y_j, 1]`` and ``t`` the
+    targets ``sqrt(s_j) (t_j - c_j)``. With ``A = U^T U`` (Cholesky, ``posv``)
+    the draw is ``A^{-1} rhs + U^{-1} z``, ``z`` the row's line of ``noise``
+    (standard normal, drawn by the caller so that the result depends neither on
+    the thread count nor on a generator inside compiled code); ``noise`` of
+    zeros gives the posterior mean. A row without ratings is drawn from the
+    prior. ``prior_precision`` is ``Lambda`` (dim x dim, symmetric positive
+    definite), ``prior_shift`` is ``Lambda m``, ``noise_precision`` is ``beta``.
+
+    Returns the weighted sum of squared errors of the updated rows (summed in
+    row order, so that it does not depend on the thread count either), 0 with
+    ``compute_loss=False``, or -1 - row if a row's ``A`` is not positive
+    definite.
+    """
+    cdef Py_ssize_t n_rows = row_factors.shape[0]
+    cdef Columns c
+    c.n_components = <int> row_factors.shape[1]
+    c.dim = c.n_components + (1 if fit_biases else 0)
+    c.fit_biases = fit_biases
+    cdef int dim = c.dim
+    if prior_precision.shape[0] != dim or prior_precision.shape[1] != dim:
+        raise ValueError(f"prior_precision must be {dim} x {dim}")
+    if prior_shift.shape[0] != dim:
+        raise ValueError(f"prior_shift must have {dim} entries")
+    if noise.shape[0] != n_rows or noise.shape[1] != dim:
+        raise ValueError(f"noise must be {n_rows} x {dim}")
+    cdef floating beta = <floating> noise_precision
+    cdef floating* gram
+    cdef floating* x
+    cdef floating* e
+    cdef floating* block
+    cdef floating* target
+    cdef floating* q
+    cdef Py_ssize_t row, start, stop, k
+    cdef int a, b, info
+    cdef bint cached
+    cdef double loss = 0.0
+    row_sse_array = np.zeros(n_rows if compute_loss else 0, dtype=np.float64)
+    cdef double[::1] row_sse = row_sse_array
+    cdef Py_ssize_t[1] failed
+    failed[0] = -1
+
+    with nogil, parallel(num_threads=n_threads):
+        gram = <floating*> malloc(dim * dim * sizeof(floating))
+        x = <floating*> malloc(2 * dim * sizeof(floating))
+        e = x + dim
+        block = <floating*> malloc(dim * BLOCK * sizeof(floating))
+        target = <floating*> malloc(BLOCK * sizeof(floating))
+        q = <floating*> malloc(BLOCK * sizeof(floating))
+
+        for row in prange(n_rows, schedule="dynamic", chunksize=16):
+            start = indptr[row]
+            stop = indptr[row + 1]
+            cached = stop - start <= BLOCK
+            if cached:
+                _gather(start, stop, indices, ratings, weights, col_factors,
+                        col_bias, c, block, target)
+            _normal_equations(start, stop, cached, indices, ratings, weights,
+                              col_factors, col_bias, c, block, target, gram, x)
+            # A = Lambda + beta G G^T (upper triangle), rhs = beta G t + Lambda m.
+            for b in range(dim):
+                for a in range(b + 1):
+                    gram[b * dim + a] = (beta * gram[b * dim + a]
+                                         + prior_precision[a, b])
+            for a in range(dim):
+                x[a] = beta * x[a] + prior_shift[a]
+                e[a] = noise[row, a]
+            info = _posv(dim, gram, x)
+            if info == 0:
+                info = _trtrs(dim, gram, e)
+            if info != 0:
+                failed[0] = row
+                continue
+            for a in range(dim):
+                x[a] = x[a] + e[a]
+            for k in range(c.n_components):
+                row_factors[row, k] = x[k]
+            if fit_biases:
+                row_bias[row] = x[c.n_components]
+            if compute_loss:
+                row_sse[row] = _pass(start, stop, cached, indices, ratings,
+                                     weights, col_factors, col_bias, c, block,
+                                     target, q, x, 2, NULL)
+
+        free(gram)
+        free(x)
+        free(block)
+        free(target)
+        free(q)
+
+    if failed[0] >= 0:
+        return -1.0 - failed[0]
+    with nogil:
+        for row in range(row_sse.shape[0]):
+            loss += row_sse[row]
     return loss

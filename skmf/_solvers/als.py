@@ -31,21 +31,30 @@ class ALSSolver:
 
     def epoch(self):
         """Run one sweep; return the weighted sum of squared errors after it."""
-        m = self.model
-        # Only the errors after the item half-sweep are those of the model.
-        self._half_sweep(
-            self.by_user,
-            m.user_factors,
-            m.user_bias,
-            m.item_factors,
-            m.item_bias,
-            compute_loss=False,
-        )
-        return self._half_sweep(
-            self.by_item,
-            m.item_factors,
-            m.item_bias,
-            m.user_factors,
-            m.user_bias,
-            compute_loss=True,
-        )
+        return alternate(self._half_sweep, self.by_user, self.by_item, self.model)
+
+
+def alternate(half_sweep, by_user, by_item, model):
+    """Users with the items fixed, then items with the users fixed.
+
+    ``half_sweep(compressed, rows, row_bias, cols, col_bias, compute_loss)``
+    updates the rows in place. Returns the loss of the item half-sweep: only
+    the errors after it are those of the model.
+    """
+    m = model
+    half_sweep(
+        by_user,
+        m.user_factors,
+        m.user_bias,
+        m.item_factors,
+        m.item_bias,
+        compute_loss=False,
+    )
+    return half_sweep(
+        by_item,
+        m.item_factors,
+        m.item_bias,
+        m.user_factors,
+        m.user_bias,
+        compute_loss=True,
+    )
