@@ -144,6 +144,29 @@ def _check_ratings(y):
         raise
 
 
+def _initial_model(rng, ratings, n_components, init_std, dtype):
+    """Normal random factors of standard deviation init_std, zero biases."""
+    # numpy's Generator draws float32 normals directly, 2x faster than the
+    # legacy RandomState that sklearn's random_state resolves to. Drawn in
+    # float32 whatever the dtype, so that float32 and float64 fits start
+    # from the same point.
+    init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    shape = (ratings.n_users, ratings.n_items)
+    user_factors, item_factors = (
+        (
+            init_rng.standard_normal((n, n_components), dtype=np.float32)
+            * np.float32(init_std)
+        ).astype(dtype, copy=False)
+        for n in shape
+    )
+    return _Model(
+        user_factors,
+        item_factors,
+        np.zeros(shape[0], dtype),
+        np.zeros(shape[1], dtype),
+    )
+
+
 def _penalty(model, ratings, n_per_user, n_per_item):
     """Regularization term of the objective, before multiplying by alpha."""
     user = np.einsum("ij,ij->i", model.user_factors, model.user_factors)
@@ -513,63 +536,16 @@ class MatrixFactorization(
         self : MatrixFactorization
             The fitted estimator.
         """
-        X, y = self._validate_pairs(X, y, reset=True)
-        y = y.astype(np.float64, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
+        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
         rng = check_random_state(self.random_state)
         (X, y, sample_weight), validation = self._split_validation(
             X, y, sample_weight, rng
         )
         self._check_params(X.shape[0])
-        dtype = self._dtype
-
-        self.users_, users = fit_ids(X[:, 0])
-        self.items_, items = fit_ids(X[:, 1])
-        self._user_index = pd.Index(self.users_)
-        self._item_index = pd.Index(self.items_)
-        self.intercept_ = float(np.average(y, weights=sample_weight))
-        self.rating_range_ = (float(y.min()), float(y.max()))
-        unweighted = sample_weight is None or np.all(sample_weight == 1)
-        shape = (self.users_.shape[0], self.items_.shape[0])
-        indptr, items, values, weights = group_rows(
-            users,
-            shape[0],
-            items,
-            (y - self.intercept_).astype(dtype),
-            np.empty(0, dtype) if unweighted else sample_weight.astype(dtype),
-        )
-        del X, y, users
-        ratings = _Ratings(
-            users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),
-            items=items,
-            values=values,
-            weights=weights,
-            n_users=shape[0],
-            n_items=shape[1],
-            indptr=indptr,
-        )
-        self._seen = seen_matrix(indptr, items, shape[1])
-
-        # numpy's Generator draws float32 normals directly, 2x faster than the
-        # legacy RandomState that sklearn's random_state resolves to. Drawn in
-        # float32 whatever the dtype, so that float32 and float64 fits start
-        # from the same point.
-        init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-        user_factors, item_factors = (
-            (
-                init_rng.standard_normal((n, self.n_components), dtype=np.float32)
-                * np.float32(self.init_std)
-            ).astype(dtype, copy=False)
-            for n in shape
-        )
-        model = _Model(
-            user_factors,
-            item_factors,
-            np.zeros(shape[0], dtype),
-            np.zeros(shape[1], dtype),
+        ratings = self._encode_ratings(X, y, sample_weight, self._dtype)
+        del X, y
+        model = _initial_model(
+            rng, ratings, self.n_components, self.init_std, self._dtype
         )
         solver = _SOLVERS[self.solver](ratings, model, self._params, rng)
         if validation is not None:
@@ -590,6 +566,48 @@ class MatrixFactorization(
         self.user_bias_ = model.user_bias
         self.item_bias_ = model.item_bias
         return self
+
+    def _validate_fit_input(self, X, y, sample_weight):
+        """X and y checked, y and sample_weight (or None) as float64."""
+        X, y = self._validate_pairs(X, y, reset=True)
+        y = y.astype(np.float64, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return X, y, sample_weight
+
+    def _encode_ratings(self, X, y, sample_weight, dtype):
+        """Learn the ids, the mean and the range; return the ratings by user.
+
+        Sets ``users_``, ``items_``, ``intercept_``, ``rating_range_`` and the
+        private id indexes and matrix of seen items.
+        """
+        self.users_, users = fit_ids(X[:, 0])
+        self.items_, items = fit_ids(X[:, 1])
+        self._user_index = pd.Index(self.users_)
+        self._item_index = pd.Index(self.items_)
+        self.intercept_ = float(np.average(y, weights=sample_weight))
+        self.rating_range_ = (float(y.min()), float(y.max()))
+        unweighted = sample_weight is None or np.all(sample_weight == 1)
+        shape = (self.users_.shape[0], self.items_.shape[0])
+        indptr, items, values, weights = group_rows(
+            users,
+            shape[0],
+            items,
+            (y - self.intercept_).astype(dtype),
+            np.empty(0, dtype) if unweighted else sample_weight.astype(dtype),
+        )
+        self._seen = seen_matrix(indptr, items, shape[1])
+        return _Ratings(
+            users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),
+            items=items,
+            values=values,
+            weights=weights,
+            n_users=shape[0],
+            n_items=shape[1],
+            indptr=indptr,
+        )
 
     def _split_validation(self, X, y, sample_weight, rng):
         """Hold out validation_fraction of the ratings when early stopping.

@@ -1,0 +1,124 @@
+"""Python driver of the Gibbs sampler of Bayesian matrix factorization.
+
+The compiled kernel draws every user (or item) row from its Gaussian
+conditional posterior; this module draws everything else, in NumPy, from one
+``numpy.random.Generator``: the standard normals the kernel turns into rows,
+the Normal-Wishart hyper-parameters of each side's prior and the Gamma noise
+precision. The draws therefore depend on the seed only, not on the number of
+threads.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._als_fast import gibbs_half_sweep
+from ._group_fast import group_rows
+from .als import alternate
+
+
+@dataclass
+class HyperPrior:
+    """Hyper-prior settings, resolved for one fit."""
+
+    strength: float  # beta_0: prior mean of each side's rows ~ N(0, (beta_0 Lambda)^-1)
+    dof: float  # nu_0: degrees of freedom of the Wishart prior on Lambda
+    scale: float  # W_0 = scale * I: scale matrix of the Wishart prior
+    noise_shape: float  # a_0 of the Gamma prior on the noise precision
+    noise_rate: float  # b_0 of the Gamma prior on the noise precision
+
+
+def sample_wishart(scale, dof, rng):
+    """One draw of a Wishart(scale, dof) matrix, by the Bartlett decomposition.
+
+    With ``scale = C C^T`` the draw is ``(C A)(C A)^T`` where ``A`` is lower
+    triangular with ``A_kk = sqrt(chi2(dof - k))`` and standard normals below
+    the diagonal. ``dof`` must exceed ``dim - 1``.
+    """
+    dim = scale.shape[0]
+    chol = np.linalg.cholesky(scale)
+    bartlett = np.zeros((dim, dim))
+    bartlett[np.diag_indices(dim)] = np.sqrt(rng.chisquare(dof - np.arange(dim)))
+    bartlett[np.tril_indices(dim, -1)] = rng.standard_normal(dim * (dim - 1) // 2)
+    factor = chol @ bartlett
+    return factor @ factor.T
+
+
+def sample_row_prior(rows, prior, rng):
+    """Draw ``(mean, precision)`` of the rows' Gaussian prior given the rows.
+
+    The Normal-Wishart hyper-prior (mean 0, strength ``beta_0``, scale
+    ``W_0``, ``nu_0`` degrees of freedom) is conjugate: with ``N`` rows of mean
+    ``xbar`` and scatter ``S``, the precision is drawn from
+    ``Wishart(W_N, nu_0 + N)`` with ``W_N^-1 = W_0^-1 + S + beta_0 N /
+    (beta_0 + N) xbar xbar^T``, then the mean from ``N(N xbar / (beta_0 + N),
+    ((beta_0 + N) precision)^-1)``.
+    """
+    n, dim = rows.shape
+    mean = rows.mean(axis=0)
+    centered = rows - mean
+    shrink = prior.strength * n / (prior.strength + n)
+    inverse_scale = (
+        np.eye(dim) / prior.scale
+        + centered.T @ centered
+        + shrink * np.outer(mean, mean)
+    )
+    inverse_scale = (inverse_scale + inverse_scale.T) / 2
+    precision = sample_wishart(np.linalg.inv(inverse_scale), prior.dof + n, rng)
+    chol = np.linalg.cholesky((prior.strength + n) * precision)
+    location = n * mean / (prior.strength + n)
+    location += np.linalg.solve(chol.T, rng.standard_normal(dim))
+    return location, precision
+
+
+class GibbsSampler:
+    """Runs one sweep at a time: every user drawn, then every item, then beta.
+
+    ``model`` holds the current sample and is updated in place. The rows of
+    each side (factors and bias, ``n_components + 1`` coordinates) share a
+    Gaussian prior whose mean and precision are drawn from their conditional
+    just before the side's half-sweep.
+    """
+
+    def __init__(self, ratings, model, prior, noise_precision, n_threads, rng):
+        r = ratings
+        self.model = model
+        self.prior = prior
+        self.noise_precision = noise_precision
+        self.n_threads = n_threads
+        self.rng = rng
+        self.by_user = (r.indptr, r.items, r.values, r.weights)
+        self.by_item = group_rows(r.items, r.n_items, r.users, r.values, r.weights)
+        # The likelihood raised to the power s_j: a weight of 2 counts as two
+        # ratings, in beta's conditional too.
+        self.total_weight = (
+            float(np.sum(r.weights, dtype=np.float64))
+            if r.weights.size
+            else float(r.n_ratings)
+        )
+
+    def _half_sweep(self, compressed, rows, row_bias, cols, col_bias, compute_loss):
+        dtype = rows.dtype.type
+        stacked = np.column_stack([rows, row_bias]).astype(np.float64)
+        location, precision = sample_row_prior(stacked, self.prior, self.rng)
+        noise = self.rng.standard_normal(stacked.shape).astype(dtype)
+        loss = gibbs_half_sweep(
+            *compressed, rows, row_bias, cols, col_bias,
+            precision.astype(dtype), (precision @ location).astype(dtype),
+            self.noise_precision, noise, True, self.n_threads, compute_loss,
+        )  # fmt: skip
+        if loss < 0:
+            raise FloatingPointError(
+                f"row {int(-1 - loss)}'s conditional posterior precision is not "
+                "positive definite"
+            )
+        return loss
+
+    def sweep(self):
+        """Run one sweep; return the weighted sum of squared errors after it."""
+        sse = alternate(self._half_sweep, self.by_user, self.by_item, self.model)
+        # beta | rest ~ Gamma(a_0 + W / 2, rate b_0 + SSE / 2), W the total weight.
+        shape = self.prior.noise_shape + self.total_weight / 2
+        rate = self.prior.noise_rate + sse / 2
+        self.noise_precision = float(self.rng.gamma(shape, 1.0 / rate))
+        return sse
