@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skmf import MatrixFactorization
+from skmf import BayesianMatrixFactorization, MatrixFactorization
 from skmf.datasets import load_movielens_100k_folds
 
 DEFAULT_DATA = (
@@ -27,9 +27,9 @@ DEFAULT_DATA = (
 )
 
 
-def skmf_model(**params):
+def skmf_model(estimator=MatrixFactorization, **params):
     def fit_predict(train, test):
-        mf = MatrixFactorization(random_state=0, **params)
+        mf = estimator(random_state=0, **params)
         mf.fit(train[["user", "item"]], train["rating"])
         return mf.predict(test[["user", "item"]])
 
@@ -68,6 +68,9 @@ MODELS = {
     "skmf als (defaults)": skmf_model(solver="als"),
     "skmf als, exact solves": skmf_model(solver="als", cg_steps=None),
     "skmf 5 sgd + 3 als, averaged": skmf_ensemble,
+    "skmf bayes (defaults)": skmf_model(BayesianMatrixFactorization),
+    "skmf bayes, 20 samples": skmf_model(BayesianMatrixFactorization, n_samples=20),
+    "skmf bayes, 200 samples": skmf_model(BayesianMatrixFactorization, n_samples=200),
     "Surprise SVD (defaults)": surprise_svd,
 }
 
@@ -78,7 +81,7 @@ def main():
     args = parser.parse_args()
     folds = load_movielens_100k_folds(args.data)
 
-    print(f"{'model':28s} {'RMSE':>7s} {'MAE':>7s} {'fit+predict s':>14s}")
+    print(f"{'model':30s} {'RMSE':>7s} {'MAE':>7s} {'fit+predict s':>14s}")
     for name, fit_predict in MODELS.items():
         rmse, mae, start = [], [], time.perf_counter()
         try:
@@ -87,10 +90,10 @@ def main():
                 rmse.append(np.sqrt(np.mean(error**2)))
                 mae.append(np.mean(np.abs(error)))
         except ImportError as exc:
-            print(f"{name:28s} missing ({exc.name} is not installed)")
+            print(f"{name:30s} missing ({exc.name} is not installed)")
             continue
         seconds = (time.perf_counter() - start) / len(folds)
-        print(f"{name:28s} {np.mean(rmse):7.4f} {np.mean(mae):7.4f} {seconds:14.2f}")
+        print(f"{name:30s} {np.mean(rmse):7.4f} {np.mean(mae):7.4f} {seconds:14.2f}")
 
 
 if __name__ == "__main__":
