@@ -290,3 +290,12 @@ def test_wishart_draws_have_the_right_mean():
     scale = np.array([[1.0, 0.3], [0.3, 0.5]])
     draws = [gibbs.sample_wishart(scale, 5.0, rng) for _ in range(4000)]
     assert_allclose(np.mean(draws, axis=0), 5.0 * scale, atol=0.1)
+
+
+def test_small_fits_use_one_thread_unless_asked():
+    """A half-sweep of a small fit takes milliseconds: not worth a barrier."""
+    from skmf._mf import _effective_n_threads
+
+    assert BayesianMatrixFactorization()._n_threads(80_000) == 1
+    assert BayesianMatrixFactorization(n_jobs=2)._n_threads(80_000) == 2
+    assert BayesianMatrixFactorization()._n_threads(10**7) == _effective_n_threads(None)

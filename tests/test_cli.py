@@ -13,7 +13,7 @@ from skmf.__main__ import UsageError, baseline_model, main, read_ratings
 from skmf.datasets import make_ratings
 
 ROW = re.compile(
-    r"^(baseline|sgd|als)\s+(\d+\.\d+) ± (\d+\.\d+)\s+(\d+\.\d+) ± (\d+\.\d+)"
+    r"^(baseline|sgd|als|bayes)\s+(\d+\.\d+) ± (\d+\.\d+)\s+(\d+\.\d+) ± (\d+\.\d+)"
     r"\s+(\d+\.\d+) s$",
     re.MULTILINE,
 )
@@ -49,12 +49,13 @@ def test_default_data_models_beat_the_baseline():
     assert "make_ratings(" in result.stdout
     assert "2-fold cross-validation" in result.stdout
     rows = table(result.stdout)
-    assert list(rows) == ["baseline", "sgd", "als"]
+    assert list(rows) == ["baseline", "sgd", "als", "bayes"]
     for rmse, rmse_std, mae, mae_std, fit_time in rows.values():
         assert 0 < mae < rmse < 2 and rmse_std < 0.1 and mae_std < 0.1
         assert fit_time >= 0
     assert rows["sgd"][0] < rows["baseline"][0] - 0.05
     assert rows["als"][0] < rows["baseline"][0] - 0.05
+    assert rows["bayes"][0] < rows["baseline"][0] - 0.05
     assert rows["als"][2] < rows["baseline"][2]
 
 
@@ -63,7 +64,7 @@ def test_evaluate_is_the_default_command(capsys):
     explicit = table(capsys.readouterr().out)
     assert main(FAST) == 0
     bare = table(capsys.readouterr().out)
-    assert list(explicit) == list(bare) == ["baseline", "sgd", "als"]
+    assert list(explicit) == list(bare) == ["baseline", "sgd", "als", "bayes"]
     # Same folds, same seeds: the same scores (fit times may differ).
     assert [r[:4] for r in explicit.values()] == [r[:4] for r in bare.values()]
 
@@ -77,7 +78,7 @@ def test_tsv_without_header(tmp_path, ratings):
     assert result.returncode == 0, result.stderr
     assert "tab-separated, no header" in result.stdout
     assert "6,000 ratings" in result.stdout
-    assert set(table(result.stdout)) == {"baseline", "sgd", "als"}
+    assert set(table(result.stdout)) == {"baseline", "sgd", "als", "bayes"}
 
 
 def test_csv_with_header_and_named_columns(tmp_path, ratings):
@@ -98,7 +99,7 @@ def test_csv_with_header_and_named_columns(tmp_path, ratings):
     assert result.returncode == 0, result.stderr
     assert "comma-separated, header line" in result.stdout
     assert "user=3 ('uid'), item=2 ('movie'), rating=1 ('stars')" in result.stdout
-    assert set(table(result.stdout)) == {"baseline", "sgd", "als"}
+    assert set(table(result.stdout)) == {"baseline", "sgd", "als", "bayes"}
 
 
 def test_missing_file(tmp_path):
