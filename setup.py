@@ -101,10 +101,18 @@ _GCC_FLAGS = {
 _SIMD = {"skmf._solvers._sgd_fast_avx2"}
 
 
+# Source included by more than one module: the SGD kernel, built twice.
+_INCLUDES = {
+    name: [os.path.join("skmf", "_solvers", "_sgd_kernels.pxi")]
+    for name in ("_sgd_fast", "_sgd_fast_avx2")
+}
+
+
 def _extension(name):
     return Extension(
         f"skmf._solvers.{name}",
         [os.path.join("skmf", "_solvers", f"{name}.pyx")],
+        depends=_INCLUDES.get(name, []),
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
