@@ -7,8 +7,14 @@ Beside the reference, a few properties are checked directly: the ALS solution
 zeroes the gradient of its objective, repeated ratings act like one averaged
 rating of summed weight, blocks of SGD that share no user or item give the same
 model whatever the number of threads, and the grouping kernel is a stable sort.
+
+The SGD kernel has two builds of the same code (baseline and AVX2 + FMA, chosen
+at run time); every SGD test runs against each build that this machine can run.
 """
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,10 +23,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skmf._solvers._als_fast import als_half_sweep, gibbs_half_sweep
 from skmf._solvers._group_fast import group_by, group_rows
 from skmf._solvers._predict_fast import predict_pairs
-from skmf._solvers._sgd_fast import sgd_blocks
+from skmf._solvers._sgd_fast import cpu_has_avx2_fma
 
+from skmf._solvers import _sgd_fast
 from skmf._solvers.als import ALSSolver
-from skmf._solvers.sgd import SGDSolver, step_size
+from skmf._solvers.sgd import CACHE_LINE, SGDSolver, step_size
 
 from . import reference
 
@@ -30,6 +37,26 @@ RTOL = {np.float64: 1e-10, np.float32: 1e-4}
 LOSS_CODES = {"squared_error": 0, "absolute_error": 1}
 # Ratings gathered per syrk call inside the ALS kernel (BLOCK in _als_fast.pyx).
 ALS_BLOCK = 128
+
+
+def _sgd_builds():
+    """The builds of the SGD kernel module that this machine runs."""
+    builds = [pytest.param(_sgd_fast, id="baseline")]
+    if cpu_has_avx2_fma():
+        try:
+            from skmf._solvers import _sgd_fast_avx2
+        except ImportError:
+            pass  # the compiler had no AVX2 flags
+        else:
+            builds.append(pytest.param(_sgd_fast_avx2, id="avx2"))
+    return builds
+
+
+@pytest.fixture(params=_sgd_builds())
+def sgd_blocks(request, monkeypatch):
+    """The kernel of one build, also used by the SGD solver during the test."""
+    monkeypatch.setattr("skmf._solvers.sgd.sgd_blocks", request.param.sgd_blocks)
+    return request.param.sgd_blocks
 
 
 def assert_close(actual, expected, dtype):
@@ -78,22 +105,49 @@ def to_csr(rows, cols, ratings, weights, n_rows):
 # --------------------------------------------------------------------------- SGD
 
 
-def run_sgd_kernel(data, order, lr, alpha, loss, fit_biases):
+def run_blocks(
+    sgd_blocks,
+    data,
+    block_ptr,
+    n_item_groups,
+    blocks,
+    offsets,
+    steps,
+    alpha=0.1,
+    loss="squared_error",
+    fit_biases=True,
+    n_threads=1,
+):
+    """Call the kernel on copies of the parameters; return them and the losses."""
+    users, items, values, weights, W, H, bu, bi = data
+    W, H, bu, bi = W.copy(), H.copy(), bu.copy(), bi.copy()
+    blocks = np.asarray(blocks, np.int64)
+    losses = np.full(blocks.size, np.nan)
+    sgd_blocks(
+        users, items, values, weights, block_ptr, n_item_groups, blocks,
+        np.asarray(offsets, np.int64),
+        np.broadcast_to(np.asarray(steps, np.float64), blocks.shape).copy(),
+        W, H, bu, bi, alpha, LOSS_CODES[loss], fit_biases, n_threads, losses,
+    )  # fmt: skip
+    return W, H, bu, bi, losses
+
+
+def run_sgd_kernel(sgd_blocks, data, order, lr, alpha, loss, fit_biases):
     """Visit the ratings in ``order`` with the block kernel, as one block.
 
     Works on copies of the parameters; returns them and the loss.
     """
-    users, items, values, weights, W, H, bu, bi = data
-    W, H, bu, bi = W.copy(), H.copy(), bu.copy(), bi.copy()
+    users, items, values, weights = data[:4]
     order = np.asarray(order, dtype=np.int64)
-    total = sgd_blocks(
+    ordered = (
         users[order], items[order], values[order],
-        weights[order] if weights.size else weights,
-        np.array([0, order.size], np.int64), np.array([0], np.int64),
-        np.array([0], np.int64), W, H, bu, bi,
-        lr, alpha, LOSS_CODES[loss], fit_biases, 1,
+        weights[order] if weights.size else weights, *data[4:],
     )  # fmt: skip
-    return W, H, bu, bi, total
+    *params, losses = run_blocks(
+        sgd_blocks, ordered, np.array([0, order.size], np.int64), 1, [0], [0], lr,
+        alpha, loss, fit_biases,
+    )  # fmt: skip
+    return *params, losses.sum()
 
 
 def sgd_problem(rng, dtype, weighted, n_ratings=150):
@@ -111,7 +165,9 @@ def sgd_problem(rng, dtype, weighted, n_ratings=150):
 @pytest.mark.parametrize("fit_biases", [False, True], ids=["nobias", "bias"])
 @pytest.mark.parametrize("loss", ["squared_error", "absolute_error"])
 @pytest.mark.parametrize("visit", ["permutation", "slice", "repeats"])
-def test_sgd_kernel_matches_reference(dtype, weighted, fit_biases, loss, visit):
+def test_sgd_kernel_matches_reference(
+    sgd_blocks, dtype, weighted, fit_biases, loss, visit
+):
     rng = np.random.default_rng(0)
     data = sgd_problem(rng, dtype, weighted)
     n = data[2].shape[0]
@@ -123,7 +179,9 @@ def test_sgd_kernel_matches_reference(dtype, weighted, fit_biases, loss, visit):
         order = rng.integers(n, size=2 * n).astype(np.int64)
     lr, alpha = 0.05, 0.1
 
-    *got, got_total = run_sgd_kernel(data, order, lr, alpha, loss, fit_biases)
+    *got, got_total = run_sgd_kernel(
+        sgd_blocks, data, order, lr, alpha, loss, fit_biases
+    )
     *expected, expected_total = reference.sgd_pass(
         *data[:4], order, *data[4:], lr, alpha, loss, fit_biases
     )
@@ -145,17 +203,19 @@ def test_sgd_kernel_matches_reference(dtype, weighted, fit_biases, loss, visit):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_sgd_kernel_split_order_equals_one_pass(dtype, weighted):
+def test_sgd_kernel_split_order_equals_one_pass(sgd_blocks, dtype, weighted):
     """Two calls on consecutive slices of the order are one call on all of it."""
     rng = np.random.default_rng(1)
     data = sgd_problem(rng, dtype, weighted)
     order = rng.permutation(data[2].shape[0]).astype(np.int64)
     args = (0.05, 0.1, "squared_error", True)
 
-    *whole, whole_total = run_sgd_kernel(data, order, *args)
-    *first, first_total = run_sgd_kernel(data, order[:60], *args)
+    *whole, whole_total = run_sgd_kernel(sgd_blocks, data, order, *args)
+    *first, first_total = run_sgd_kernel(sgd_blocks, data, order[:60], *args)
     data_after_first = (*data[:4], *first)
-    *second, second_total = run_sgd_kernel(data_after_first, order[60:], *args)
+    *second, second_total = run_sgd_kernel(
+        sgd_blocks, data_after_first, order[60:], *args
+    )
 
     for a, b in zip(whole, second, strict=True):
         assert_array_equal(a, b)
@@ -163,98 +223,135 @@ def test_sgd_kernel_split_order_equals_one_pass(dtype, weighted):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_kernel_empty_order_changes_nothing(dtype):
+def test_sgd_kernel_empty_order_changes_nothing(sgd_blocks, dtype):
     rng = np.random.default_rng(2)
     data = sgd_problem(rng, dtype, weighted=False)
     *got, total = run_sgd_kernel(
-        data, np.empty(0, np.int64), 0.05, 0.1, "squared_error", True
+        sgd_blocks, data, np.empty(0, np.int64), 0.05, 0.1, "squared_error", True
     )
     assert total == 0.0
     for got_array, before in zip(got, data[4:], strict=True):
         assert_array_equal(got_array, before)
+    # An empty list of blocks.
+    empty_grid = np.array([0, 0], np.int64)
+    *got, losses = run_blocks(sgd_blocks, data, empty_grid, 1, [], [], 0.05)
+    assert losses.size == 0
+    for got_array, before in zip(got, data[4:], strict=True):
+        assert_array_equal(got_array, before)
 
 
-def blocked_problem(rng, dtype, n_groups=3):
-    """Ratings grouped into the diagonal blocks of a n_groups x n_groups grid.
+def grid_problem(rng, dtype, n_groups=3, n_ratings=400):
+    """Ratings grouped by block of a n_groups x n_groups grid, as SGDSolver does.
 
-    Block g holds ratings of users = g (mod n_groups) and items = g (mod
-    n_groups) only, so the blocks share no user and no item.
+    Block ``b`` holds the ratings of users ``b // n_groups`` and items ``b %
+    n_groups`` (mod n_groups). Returns the data and ``block_ptr``.
     """
-    users, items, values, weights, W, H, bu, bi = sgd_problem(rng, dtype, True, 400)
-    users = users - users % n_groups
-    items = items - items % n_groups
-    group = rng.integers(n_groups, size=users.size)
-    users = (users + group) % W.shape[0]
-    items = (items + group) % H.shape[0]
-    keep = (users % n_groups == group) & (items % n_groups == group)
-    order = np.argsort(group[keep], kind="stable")
-    users, items = (
-        users[keep][order].astype(np.int32),
-        items[keep][order].astype(np.int32),
+    users, items, values, weights, W, H, bu, bi = sgd_problem(
+        rng, dtype, True, n_ratings
     )
-    values, weights = values[keep][order], weights[keep][order]
-    block_ptr = np.searchsorted(group[keep][order], np.arange(n_groups + 1)).astype(
-        np.int64
-    )
-    return (users, items, values, weights, W, H, bu, bi), block_ptr
+    block = (users % n_groups) * n_groups + items % n_groups
+    order = np.argsort(block, kind="stable")
+    block_ptr = np.searchsorted(block[order], np.arange(n_groups**2 + 1))
+    data = (users[order], items[order], values[order], weights[order], W, H, bu, bi)
+    return data, block_ptr.astype(np.int64)
+
+
+def reference_blocks(data, block_ptr, blocks, offsets, steps):
+    """reference.sgd_pass over the blocks one after the other; per-block losses."""
+    state, losses = data[4:], []
+    for b, o, lr in zip(blocks, offsets, steps, strict=True):
+        order = np.roll(np.arange(block_ptr[b], block_ptr[b + 1]), -o)
+        *state, part = reference.sgd_pass(
+            *data[:4], order, *state, lr, 0.1, "squared_error", True
+        )
+        losses.append(part)
+    return state, np.array(losses)
+
+
+def random_strata(rng, n_groups, n_strata):
+    """Strata of blocks sharing no row or column, as SGDSolver.strata makes."""
+    rows = np.arange(n_groups)
+    shifts = rng.integers(n_groups, size=n_strata)
+    return (rows * n_groups + (rows + shifts[:, None]) % n_groups).ravel()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_sgd_blocks_in_parallel_equal_a_sequential_pass(dtype, n_threads):
-    """Blocks sharing no user or item give the same result in any schedule,
-    equal to visiting them one after the other, each from its offset."""
+@pytest.mark.parametrize("n_threads", [1, 2, 4])
+@pytest.mark.parametrize("listing", ["strata", "any"])
+def test_sgd_blocks_equal_a_sequential_pass(sgd_blocks, dtype, n_threads, listing):
+    """Any list of blocks, run on threads, equals visiting the blocks one after
+    the other, each from its offset with its step size. With "any", the list
+    repeats blocks and neighbours share rows and columns: the kernel has to
+    make blocks wait for the earlier blocks of their row and column."""
     rng = np.random.default_rng(3)
-    data, block_ptr = blocked_problem(rng, dtype)
+    data, block_ptr = grid_problem(rng, dtype)
     sizes = np.diff(block_ptr)
     assert np.all(sizes > 10)
-    blocks = np.array([2, 0, 1], np.int64)
-    offsets = np.array([5, 0, sizes[1] - 1], np.int64)
-    W, H, bu, bi = (a.copy() for a in data[4:])
-    total = sgd_blocks(
-        *data[:4], block_ptr, blocks, offsets, W, H, bu, bi,
-        0.05, 0.1, 0, True, n_threads,
-    )  # fmt: skip
+    if listing == "strata":
+        blocks = random_strata(rng, 3, 4)
+    else:
+        blocks = rng.integers(9, size=20)
+    offsets = (rng.random(blocks.size) * sizes[blocks]).astype(np.int64)
+    offsets[:2] = [0, sizes[blocks[1]] - 1]
+    steps = rng.uniform(0.02, 0.08, blocks.size)
 
-    # The visiting order: each block rotated to start at its offset.
-    order = np.concatenate(
-        [
-            np.roll(np.arange(block_ptr[b], block_ptr[b + 1]), -o)
-            for b, o in zip(blocks, offsets, strict=True)
-        ]
+    *got, losses = run_blocks(
+        sgd_blocks, data, block_ptr, 3, blocks, offsets, steps, n_threads=n_threads
     )
-    *expected, expected_total = reference.sgd_pass(
-        *data[:4], order, *data[4:], 0.05, 0.1, "squared_error", True
+    expected, expected_losses = reference_blocks(
+        data, block_ptr, blocks, offsets, steps
     )
-    for got_array, expected_array in zip((W, H, bu, bi), expected, strict=True):
+    for got_array, expected_array in zip(got, expected, strict=True):
         assert_close(got_array, expected_array, dtype)
-    assert_close(total, expected_total, dtype)
+    assert_close(losses, expected_losses, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_blocks_skip_blocks_not_listed(dtype):
+def test_sgd_blocks_threads_give_identical_results(sgd_blocks, dtype):
+    """Bit for bit, for the factors and for the loss of every block."""
+    rng = np.random.default_rng(5)
+    data, block_ptr = grid_problem(rng, dtype, n_groups=4, n_ratings=3000)
+    blocks = np.concatenate([random_strata(rng, 4, 8), rng.integers(16, size=40)])
+    sizes = np.diff(block_ptr)[blocks]
+    offsets = (rng.random(blocks.size) * sizes).astype(np.int64)
+    runs = [
+        run_blocks(
+            sgd_blocks, data, block_ptr, 4, blocks, offsets, 0.03, n_threads=n_threads
+        )
+        for n_threads in (1, 2, 3, 4)
+    ]
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_blocks_skip_blocks_not_listed(sgd_blocks, dtype):
     rng = np.random.default_rng(4)
-    data, block_ptr = blocked_problem(rng, dtype)
-    W, H, bu, bi = (a.copy() for a in data[4:])
-    sgd_blocks(
-        *data[:4], block_ptr, np.array([1], np.int64), np.array([0], np.int64),
-        W, H, bu, bi, 0.05, 0.1, 0, True, 2,
-    )  # fmt: skip
-    users, items = data[0], data[1]
-    touched_users = np.unique(users[block_ptr[1] : block_ptr[2]])
-    untouched = np.setdiff1d(np.arange(W.shape[0]), touched_users)
-    assert_array_equal(W[untouched], data[4][untouched])
-    assert not np.allclose(W[touched_users], data[4][touched_users])
-    assert_array_equal(
-        H[np.setdiff1d(np.arange(H.shape[0]), items[block_ptr[1] : block_ptr[2]])],
-        data[5][
-            np.setdiff1d(np.arange(H.shape[0]), items[block_ptr[1] : block_ptr[2]])
-        ],
+    data, block_ptr = grid_problem(rng, dtype)
+    W, H, bu, bi, losses = run_blocks(
+        sgd_blocks, data, block_ptr, 3, [4], [0], 0.05, n_threads=2
     )
+    assert losses[0] > 0
+    part = slice(block_ptr[4], block_ptr[5])
+    for updated, before, rows in ((W, data[4], data[0]), (H, data[5], data[1])):
+        touched = np.unique(rows[part])
+        untouched = np.setdiff1d(np.arange(before.shape[0]), touched)
+        assert_array_equal(updated[untouched], before[untouched])
+        assert not np.allclose(updated[touched], before[touched])
+
+
+def test_sgd_blocks_rejects_bad_lists(sgd_blocks):
+    rng = np.random.default_rng(4)
+    data, block_ptr = grid_problem(rng, np.float64)
+    with pytest.raises(IndexError, match="block 9"):
+        run_blocks(sgd_blocks, data, block_ptr, 3, [0, 9], [0, 0], 0.05)
+    with pytest.raises(ValueError, match="differ in length"):
+        run_blocks(sgd_blocks, data, block_ptr, 3, [0, 1], [0], 0.05)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_absolute_loss_at_zero_error_only_shrinks(dtype):
+def test_sgd_absolute_loss_at_zero_error_only_shrinks(sgd_blocks, dtype):
     """sign(0) = 0: a rating predicted exactly only applies the regularization."""
     # b_u + b_i = 0.75 and w . h = 0 exactly, so e = 0 exactly in any dtype.
     data = (
@@ -269,7 +366,7 @@ def test_sgd_absolute_loss_at_zero_error_only_shrinks(dtype):
     )
     lr, alpha = 0.1, 0.2
     W, H, bu, bi, total = run_sgd_kernel(
-        data, np.array([0], np.int64), lr, alpha, "absolute_error", True
+        sgd_blocks, data, np.array([0], np.int64), lr, alpha, "absolute_error", True
     )
     shrink = 1 - lr * alpha  # each parameter is multiplied by 0.98
     assert total == 0.0
@@ -628,14 +725,16 @@ def test_sgd_solver_strata_cover_the_grid_once_without_conflicts():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("schedule", ["exponential", "constant"])
-def test_sgd_solver_epochs_match_reference(dtype, schedule, monkeypatch):
+def test_sgd_solver_epochs_match_reference(sgd_blocks, dtype, schedule, monkeypatch):
     """Three epochs equal the reference visiting the same blocks one by one,
-    with the step size of the staircase at the start of each stratum."""
+    stratum after stratum, with the step size of the staircase at the start of
+    each stratum."""
     solver, _, model, state = sgd_solver(dtype, schedule)
+    B = solver.n_blocks
     calls = []
 
     def recording(*args):
-        calls.append((args[5].copy(), args[6].copy(), args[11]))
+        calls.append((args[5], args[6].copy(), args[7].copy(), args[8].copy()))
         return sgd_blocks(*args)
 
     monkeypatch.setattr("skmf._solvers.sgd.sgd_blocks", recording)
@@ -645,23 +744,30 @@ def test_sgd_solver_epochs_match_reference(dtype, schedule, monkeypatch):
     for _ in range(3):
         calls.clear()
         total = solver.epoch()
+        # One call per epoch: its B strata, each a diagonal of the grid.
+        [(n_item_groups, blocks, offsets, steps)] = calls
+        assert n_item_groups == B and blocks.size == B * B
+        assert sorted(blocks) == list(range(B * B))
         expected_total = 0.0
-        for blocks, offsets, lr in calls:
+        for stratum in range(B):
+            part = slice(stratum * B, (stratum + 1) * B)
+            assert len(set(blocks[part] // B)) == len(set(blocks[part] % B)) == B
             expected_lr = 0.05 if schedule == "constant" else 0.05 * 0.8 ** (t // 17)
-            assert lr == pytest.approx(expected_lr, rel=1e-15)
+            assert_allclose(steps[part], expected_lr, rtol=1e-15)
             assert np.all(
-                (offsets >= 0) & ((offsets < sizes[blocks]) | (sizes[blocks] == 0))
+                (offsets[part] >= 0)
+                & ((offsets[part] < sizes[blocks[part]]) | (sizes[blocks[part]] == 0))
             )
             order = np.concatenate(
                 [
                     np.roll(np.arange(solver.block_ptr[b], solver.block_ptr[b + 1]), -o)
-                    for b, o in zip(blocks, offsets, strict=True)
+                    for b, o in zip(blocks[part], offsets[part], strict=True)
                 ]
             )
-            *state, part = reference.sgd_pass(
-                *data, order, *state, lr, 0.1, "squared_error", True
+            *state, loss = reference.sgd_pass(
+                *data, order, *state, expected_lr, 0.1, "squared_error", True
             )
-            expected_total += part
+            expected_total += loss
             t += order.size
         assert_close(total, expected_total, dtype)
         got = (model.user_factors, model.item_factors, model.user_bias, model.item_bias)
@@ -672,16 +778,105 @@ def test_sgd_solver_epochs_match_reference(dtype, schedule, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_solver_threads_give_identical_models(dtype):
-    models = []
+@pytest.mark.parametrize("n_components", [1, 4, 100])
+def test_sgd_solver_groups_share_no_cache_line(dtype, n_components):
+    """Rows of different groups, updated at the same time by two threads, never
+    share a cache line, in the factors nor in the biases."""
+    rng = np.random.default_rng(6)
+    n_users, n_items = 300, 170
+    users, items, values, weights = make_ratings(
+        rng, n_users, n_items, 3000, dtype, False
+    )
+    ratings = SimpleNamespace(
+        users=users, items=items, values=values, weights=weights,
+        n_ratings=values.size, n_users=n_users, n_items=n_items,
+    )  # fmt: skip
+    W, bu = make_factors(rng, n_users, n_components, dtype)
+    H, bi = make_factors(rng, n_items, n_components, dtype)
+    model = SimpleNamespace(user_factors=W, item_factors=H, user_bias=bu, item_bias=bi)
+    params = sgd_params("constant", 0.05, 1.0, 1)
+    params.n_threads = 2
+    solver = SGDSolver(ratings, model, params, rng)
+    B = solver.n_blocks
+    block = np.repeat(np.arange(B * B), np.diff(solver.block_ptr))
+    for rows, group, arrays in (
+        (solver.users, block // B, (model.user_factors, model.user_bias)),
+        (solver.items, block % B, (model.item_factors, model.item_bias)),
+    ):
+        group_of = {}
+        for r, g in zip(rows, group, strict=True):
+            assert group_of.setdefault(r, g) == g
+        initial = (W, bu) if rows is solver.users else (H, bi)
+        for array, before in zip(arrays, initial, strict=True):
+            assert array.ctypes.data % CACHE_LINE == 0
+            assert_array_equal(array, before)
+            row_bytes = array.strides[0]
+            owner = {}
+            for r, g in group_of.items():
+                first = r * row_bytes // CACHE_LINE
+                last = ((r + 1) * row_bytes - 1) // CACHE_LINE
+                for line in range(first, last + 1):
+                    assert owner.setdefault(line, g) == g
+
+
+@pytest.mark.parametrize("disable", ["1", "0", ""])
+def test_sgd_kernel_build_is_chosen_at_import(disable):
+    """SKMF_DISABLE_SIMD=1 forces the baseline build; otherwise the AVX2 build
+    runs wherever the CPU has AVX2 and FMA and the compiler built it."""
+    code = "from skmf._solvers import sgd; print(sgd.KERNEL, sgd._kernel.__name__)"
+    env = {**os.environ, "SKMF_DISABLE_SIMD": disable}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True,
+        check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )  # fmt: skip
+    name, module = done.stdout.split()
+    builds = [build.id for build in _sgd_builds()]
+    expected = "baseline" if disable == "1" else builds[-1]
+    assert name == expected
+    assert module == f"skmf._solvers._sgd_fast{'_avx2' if expected == 'avx2' else ''}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_builds_agree(dtype):
+    """The baseline and AVX2 builds give the same model within rounding."""
+    builds = _sgd_builds()
+    if len(builds) < 2:
+        pytest.skip("this machine runs the baseline build only")
+    rng = np.random.default_rng(7)
+    data, block_ptr = grid_problem(rng, dtype, n_groups=4, n_ratings=3000)
+    blocks = random_strata(rng, 4, 16)
+    offsets = (rng.random(blocks.size) * np.diff(block_ptr)[blocks]).astype(np.int64)
+    baseline, avx2 = (
+        run_blocks(
+            build.values[0].sgd_blocks,
+            data,
+            block_ptr,
+            4,
+            blocks,
+            offsets,
+            0.03,
+            n_threads=2,
+        )  # fmt: skip
+        for build in builds
+    )
+    for a, b in zip(baseline, avx2, strict=True):
+        assert_close(b, a, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_solver_threads_give_identical_models(sgd_blocks, dtype):
+    models, losses = [], []
     for n_threads in (1, 2, 4):
         solver, _, model, _ = sgd_solver(dtype, n_threads=n_threads, n_ratings=2000)
-        for _ in range(3):
-            solver.epoch()
+        losses.append([solver.epoch() for _ in range(3)])
         models.append(model)
     for other in models[1:]:
         assert_array_equal(other.user_factors, models[0].user_factors)
+        assert_array_equal(other.item_factors, models[0].item_factors)
+        assert_array_equal(other.user_bias, models[0].user_bias)
         assert_array_equal(other.item_bias, models[0].item_bias)
+    # The loss too, so that early stopping decides the same.
+    assert losses[0] == losses[1] == losses[2]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,134 +1,45 @@
-"""SGD over blocks of ratings of a biased matrix factorization.
+"""SGD over blocks of ratings of a biased matrix factorization, for any CPU.
 
-Each update is a gradient step on one rating's term of the objective, with
-``e = r - b_u - b_i - w_u . h_i`` (the global mean is already subtracted from r)
-and ``P = |w_u|^2 + |h_i|^2 + b_u^2 + b_i^2``: ``s * (e^2 + alpha * P) / 2`` for
-the squared error, ``s * (|e| + alpha * P / 2)`` for the absolute error.
-
-The ratings arrive grouped into blocks of a grid over (user group, item group),
-as in LIBMF. The blocks of one call must share no user and no item: then they
-are updated in parallel without locks, and the result does not depend on the
-number of threads nor on which thread ran which block. Python chooses the
-blocks, their starting offsets and the step size of every call.
+The kernel itself is in ``_sgd_kernels.pxi``, shared with ``_sgd_fast_avx2``
+(the same code compiled for AVX2 and FMA). This module also tells whether the
+CPU can run that variant.
 """
 
-from libc.math cimport fabs
-
-from cython.parallel cimport prange
-
-from cython cimport floating
-
-cimport numpy as cnp
-
-cnp.import_array()
-
-# Loss codes; the Python driver passes them as plain ints.
-cdef enum:
-    SQUARED_ERROR = 0
-    ABSOLUTE_ERROR = 1
-
-
-cdef double _sgd_block(
-    const int[::1] users,
-    const int[::1] items,
-    const floating[::1] ratings,
-    const floating[::1] weights,
-    Py_ssize_t start,
-    Py_ssize_t stop,
-    Py_ssize_t first,
-    floating[:, ::1] user_factors,
-    floating[:, ::1] item_factors,
-    floating[::1] user_bias,
-    floating[::1] item_bias,
-    floating lr,
-    floating reg,
-    int loss,
-    bint fit_biases,
-) noexcept nogil:
-    """Visit ratings first..stop-1 then start..first-1; return their loss."""
-    cdef Py_ssize_t n_components = user_factors.shape[1]
-    cdef Py_ssize_t t, idx, k
-    cdef int u, i
-    cdef bint weighted = weights.shape[0] > 0
-    cdef floating err, grad, s, lr_s, wu, hi, dot
-    cdef floating* w
-    cdef floating* h
-    cdef double total = 0.0
-
-    for t in range(stop - start):
-        idx = first + t
-        if idx >= stop:
-            idx = idx - (stop - start)
-        u = users[idx]
-        i = items[idx]
-        s = weights[idx] if weighted else 1
-        # Raw row pointers: plain loops over k that the compiler vectorizes.
-        w = &user_factors[u, 0]
-        h = &item_factors[i, 0]
-
-        dot = 0
-        for k in range(n_components):
-            dot = dot + w[k] * h[k]
-        err = ratings[idx] - user_bias[u] - item_bias[i] - dot
-
-        if loss == ABSOLUTE_ERROR:
-            total += s * fabs(err)
-            grad = 1 if err > 0 else (-1 if err < 0 else 0)
-        else:
-            total += s * err * err
-            grad = err
-
-        lr_s = lr * s
-        if fit_biases:
-            user_bias[u] += lr_s * (grad - reg * user_bias[u])
-            item_bias[i] += lr_s * (grad - reg * item_bias[i])
-        for k in range(n_components):
-            wu = w[k]
-            hi = h[k]
-            w[k] = wu + lr_s * (grad * hi - reg * wu)
-            h[k] = hi + lr_s * (grad * wu - reg * hi)
-    return total
-
-
-def sgd_blocks(
-    const int[::1] users,
-    const int[::1] items,
-    const floating[::1] ratings,
-    const floating[::1] weights,
-    const cnp.int64_t[::1] block_ptr,
-    const cnp.int64_t[::1] blocks,
-    const cnp.int64_t[::1] offsets,
-    floating[:, ::1] user_factors,
-    floating[:, ::1] item_factors,
-    floating[::1] user_bias,
-    floating[::1] item_bias,
-    double learning_rate,
-    double alpha,
-    int loss,
-    bint fit_biases,
-    int n_threads,
-):
-    """Update the factors in place over the ratings of ``blocks``.
-
-    Block ``b`` holds ratings ``block_ptr[b]:block_ptr[b + 1]``; it is visited
-    from ``block_ptr[b] + offsets[j]`` (``j`` its position in ``blocks``) to its
-    end, then from its beginning. ``weights`` may be empty (all ones). Returns
-    the weighted sum of the loss of each rating, measured before its update.
+cdef extern from *:
     """
-    cdef Py_ssize_t j, b, start, stop
-    cdef floating lr = <floating> learning_rate
-    cdef floating reg = <floating> alpha
-    cdef double total = 0.0
+    /* gcc and clang on x86: ask the CPU (and the OS for the AVX state). */
+    #if (defined(__GNUC__) || defined(__clang__)) \
+        && (defined(__x86_64__) || defined(__i386__))
+    static int skmf_cpu_avx2_fma(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <intrin.h>
+    #include <immintrin.h>
+    static int skmf_cpu_avx2_fma(void) {
+        int r[4];
+        __cpuid(r, 0);
+        if (r[0] < 7) return 0;
+        __cpuid(r, 1);
+        /* FMA (bit 12), OSXSAVE (27), AVX (28) */
+        if ((r[2] & ((1 << 12) | (1 << 27) | (1 << 28))) != ((1 << 12) | (1 << 27) | (1 << 28)))
+            return 0;
+        /* The OS saves the XMM and YMM registers. */
+        if ((_xgetbv(0) & 6) != 6) return 0;
+        __cpuidex(r, 7, 0);
+        return (r[1] >> 5) & 1;  /* AVX2 */
+    }
+    #else
+    static int skmf_cpu_avx2_fma(void) { return 0; }
+    #endif
+    """
+    int skmf_cpu_avx2_fma() noexcept nogil
 
-    for j in prange(blocks.shape[0], nogil=True, schedule="dynamic", chunksize=1,
-                    num_threads=n_threads):
-        b = blocks[j]
-        start = block_ptr[b]
-        stop = block_ptr[b + 1]
-        if stop > start:
-            total += _sgd_block(
-                users, items, ratings, weights, start, stop, start + offsets[j],
-                user_factors, item_factors, user_bias, item_bias,
-                lr, reg, loss, fit_biases,
-            )
-    return total
+
+def cpu_has_avx2_fma():
+    """Whether this CPU (and OS) can run the AVX2 + FMA variant of the kernel."""
+    return bool(skmf_cpu_avx2_fma())
+
+
+include "_sgd_kernels.pxi"

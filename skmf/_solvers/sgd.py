@@ -1,17 +1,80 @@
-"""Python driver of the SGD solver: blocking, visiting order and step sizes."""
+"""Python driver of the SGD solver: blocking, visiting order and step sizes.
+
+The compiled kernel comes in two builds of the same code: ``_sgd_fast`` for
+any CPU and ``_sgd_fast_avx2`` for x86-64 CPUs with AVX2 and FMA (about 1.8x
+faster). The module is chosen once, at import; setting the environment
+variable ``SKMF_DISABLE_SIMD=1`` forces the baseline build.
+"""
+
+import math
+import os
 
 import numpy as np
 
+from . import _sgd_fast
 from ._group_fast import group_by
-from ._sgd_fast import sgd_blocks
 
 LOSS_CODES = {"squared_error": 0, "absolute_error": 1}
+
+
+def _select_kernel():
+    """The fastest build of the kernel that this CPU runs, and its name."""
+    if os.environ.get("SKMF_DISABLE_SIMD", "0").strip() not in ("", "0"):
+        return _sgd_fast, "baseline"
+    if _sgd_fast.cpu_has_avx2_fma():
+        try:
+            from . import _sgd_fast_avx2
+        except ImportError:  # built by a compiler without -mavx2
+            pass
+        else:
+            return _sgd_fast_avx2, "avx2"
+    return _sgd_fast, "baseline"
+
+
+_kernel, KERNEL = _select_kernel()
+sgd_blocks = _kernel.sgd_blocks
+
+
+# Bytes in a cache line: rows of different groups must not share one.
+CACHE_LINE = 64
+
+
+def _aligned(array):
+    """``array``, or a copy of it, starting on a cache line."""
+    if array.ctypes.data % CACHE_LINE == 0:
+        return array
+    buffer = np.empty(array.nbytes + CACHE_LINE, np.uint8)
+    start = -buffer.ctypes.data % CACHE_LINE
+    out = buffer[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
+
+
+def rows_per_run(factors):
+    """Fewest consecutive rows whose factors and biases fill whole cache lines.
+
+    Users (items) are dealt into groups by runs of this many rows, so that two
+    threads never write to the same cache line: with ``n_components=100`` in
+    float32 a row is 400 bytes and the biases 4, so runs of 16 rows.
+    """
+    itemsize = factors.dtype.itemsize
+    row = factors.shape[1] * itemsize
+    return math.lcm(
+        CACHE_LINE // math.gcd(row, CACHE_LINE),
+        CACHE_LINE // math.gcd(itemsize, CACHE_LINE),
+    )
+
+
+def deal(rng, n_rows, run, n_groups):
+    """A group for each row: runs of ``run`` rows dealt at random."""
+    n_runs = -(-n_rows // run)
+    return np.repeat(rng.permutation(n_runs) % n_groups, run)[:n_rows]
 
 
 def n_blocks(n_threads):
     """Side of the grid of blocks.
 
-    Several blocks per thread let the dynamic schedule even out blocks of
+    Several blocks per thread keep every thread busy when blocks are of
     unequal size. It depends on the thread count only beyond 4 threads, so
     fits with 1 to 4 threads give identical models.
     """
@@ -31,9 +94,14 @@ class SGDSolver:
     Users and items are dealt at random into ``B`` groups each, splitting the
     ratings into a B x B grid of blocks (LIBMF's scheme). An epoch is B strata,
     taken in a random order; a stratum is B blocks that share no user and no
-    item (a "diagonal" of the grid), updated in parallel. Lock-free SGD over
-    shared rows instead fights over cache lines: it was measured slower on two
-    threads than on one.
+    item (a "diagonal" of the grid). Lock-free SGD over shared rows instead
+    fights over cache lines: it was measured slower on two threads than on one.
+
+    The kernel runs the B x B blocks of an epoch in one call, in stratum order;
+    a thread takes the next block as soon as the earlier blocks of its row and
+    column are done, with no barrier between strata. The result is that of
+    visiting the blocks one after the other, so it does not depend on the
+    number of threads.
 
     The ratings are shuffled once, then grouped by block; each epoch starts
     every block at a random offset and wraps around. The step size is constant,
@@ -49,8 +117,14 @@ class SGDSolver:
         self.n_updates = 0
         self.n_blocks = B = n_blocks(params.n_threads)
 
-        user_group = rng.permutation(ratings.n_users) % B
-        item_group = rng.permutation(ratings.n_items) % B
+        # Rows of different groups, updated at the same time by different
+        # threads, must not share cache lines: the arrays start on a line, and
+        # rows are dealt by runs that fill whole lines.
+        for name in ("user_factors", "item_factors", "user_bias", "item_bias"):
+            setattr(model, name, _aligned(getattr(model, name)))
+        run = rows_per_run(model.user_factors)
+        user_group = deal(rng, ratings.n_users, run, B)
+        item_group = deal(rng, ratings.n_items, run, B)
         shuffled = rng.permutation(ratings.n_ratings)
         block = user_group[ratings.users[shuffled]].astype(np.int64) * B
         block += item_group[ratings.items[shuffled]]
@@ -65,25 +139,30 @@ class SGDSolver:
         )
 
     def strata(self):
-        """Block indices of each stratum of one epoch, in a random order."""
+        """Blocks of each stratum of one epoch, in a random order: (B, B)."""
         B = self.n_blocks
         rows = np.arange(B, dtype=np.int64)
-        for shift in self.rng.permutation(B):
-            yield rows * B + (rows + shift) % B
+        shifts = self.rng.permutation(B).astype(np.int64)
+        return rows * B + (rows + shifts[:, None]) % B
 
     def epoch(self):
         """Run one pass; return the weighted sum of the data loss it saw."""
         m, p = self.model, self.params
-        sizes = np.diff(self.block_ptr)
-        total = 0.0
-        for blocks in self.strata():
-            offsets = (self.rng.random(blocks.size) * sizes[blocks]).astype(np.int64)
-            total += sgd_blocks(
-                self.users, self.items, self.values, self.weights,
-                self.block_ptr, blocks, offsets,
-                m.user_factors, m.item_factors, m.user_bias, m.item_bias,
-                step_size(p, self.n_updates), p.alpha, LOSS_CODES[p.loss],
-                p.fit_biases, p.n_threads,
-            )  # fmt: skip
-            self.n_updates += int(sizes[blocks].sum())
-        return total
+        strata = self.strata()
+        sizes = np.diff(self.block_ptr)[strata]
+        offsets = (self.rng.random(strata.shape) * sizes).astype(np.int64)
+        # The step size at the start of each stratum, for each of its blocks.
+        starts = self.n_updates + np.cumsum(sizes.sum(axis=1)) - sizes.sum(axis=1)
+        steps = np.repeat(
+            [step_size(p, int(t)) for t in starts], strata.shape[1]
+        ).astype(np.float64)
+        losses = np.empty(strata.size)
+        sgd_blocks(
+            self.users, self.items, self.values, self.weights,
+            self.block_ptr, self.n_blocks, strata.ravel(), offsets.ravel(), steps,
+            m.user_factors, m.item_factors, m.user_bias, m.item_bias,
+            p.alpha, LOSS_CODES[p.loss], p.fit_biases, p.n_threads, losses,
+        )  # fmt: skip
+        self.n_updates += int(sizes.sum())
+        # Summed in a fixed order: the loss curve is the same for any n_threads.
+        return float(losses.sum())
