@@ -33,7 +33,7 @@ from ._recommend import ExplicitRecommenderMixin, seen_matrix
 from ._solvers._group_fast import group_rows
 from ._solvers._predict_fast import max_threads, predict_pairs
 from ._solvers.als import ALSSolver
-from ._solvers.sgd import SGDSolver
+from ._solvers.sgd import SGDSolver, aligned_empty
 
 _SOLVERS = {"sgd": SGDSolver, "als": ALSSolver}
 # Measured on MovieLens 100K: ALS reaches its best test RMSE in about 10 sweeps,
@@ -152,19 +152,21 @@ def _initial_model(rng, ratings, n_components, init_std, dtype):
     # from the same point.
     init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
     shape = (ratings.n_users, ratings.n_items)
+    # Allocated on a cache line, as parallel SGD needs (see the SGD solver),
+    # so that it does not copy them.
     user_factors, item_factors = (
-        (
-            init_rng.standard_normal((n, n_components), dtype=np.float32)
-            * np.float32(init_std)
-        ).astype(dtype, copy=False)
-        for n in shape
+        aligned_empty((n, n_components), dtype) for n in shape
     )
-    return _Model(
-        user_factors,
-        item_factors,
-        np.zeros(shape[0], dtype),
-        np.zeros(shape[1], dtype),
-    )
+    for factors in (user_factors, item_factors):
+        if factors.dtype == np.float32:
+            init_rng.standard_normal(out=factors, dtype=np.float32)
+        else:
+            factors[...] = init_rng.standard_normal(factors.shape, dtype=np.float32)
+        factors *= init_std
+    user_bias, item_bias = (aligned_empty((n,), dtype) for n in shape)
+    user_bias[:] = 0
+    item_bias[:] = 0
+    return _Model(user_factors, item_factors, user_bias, item_bias)
 
 
 def _penalty(model, ratings, n_per_user, n_per_item):

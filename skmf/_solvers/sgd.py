@@ -39,13 +39,20 @@ sgd_blocks = _kernel.sgd_blocks
 CACHE_LINE = 64
 
 
+def aligned_empty(shape, dtype):
+    """An uninitialized C-contiguous array that starts on a cache line."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffer = np.empty(nbytes + CACHE_LINE, np.uint8)
+    start = -buffer.ctypes.data % CACHE_LINE
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)
+
+
 def _aligned(array):
     """``array``, or a copy of it, starting on a cache line."""
     if array.ctypes.data % CACHE_LINE == 0:
         return array
-    buffer = np.empty(array.nbytes + CACHE_LINE, np.uint8)
-    start = -buffer.ctypes.data % CACHE_LINE
-    out = buffer[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out = aligned_empty(array.shape, array.dtype)
     out[...] = array
     return out
 
