@@ -124,7 +124,7 @@ class BayesianMatrixFactorization(MatrixFactorization):
     tuned :class:`MatrixFactorization`. On MovieLens 100K the defaults reach
     a mean RMSE of 0.896 on the five canonical folds (0.914 for
     MatrixFactorization's ALS defaults), in about 1 s per fit (130 sweeps of
-    about 0.005 s at K=10 on 2 threads).
+    about 0.007 s at K=10).
 
     The kept samples are stored as one factor model that predicts their
     average: ``user_factors_`` and ``item_factors_`` have
