@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from threadpoolctl import threadpool_limits
 
+from ._blas import single_threaded_blas
 from ._mf import MatrixFactorization, _effective_n_threads, _initial_model
 from ._solvers.gibbs import GibbsSampler, HyperPrior
 
@@ -381,7 +381,7 @@ class BayesianMatrixFactorization(MatrixFactorization):
         start = time.perf_counter()
         # The kernel calls LAPACK from its own threads: BLAS must not start
         # threads of its own inside them.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             for sweep in range(1, self._max_iter + 1):
                 try:
                     sse = sampler.sweep()

@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import validate_data
-from threadpoolctl import threadpool_limits
 
+from ._blas import single_threaded_blas
 from ._encoding import fit_ids
 from ._mf import _check_ids, _check_ratings, _effective_n_threads
 from ._persistence import VersionedStateMixin
@@ -348,7 +348,7 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         start = time.perf_counter()
         # The kernel calls BLAS from its own threads: BLAS must not start
         # threads of its own inside them.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             for sweep in range(1, self.max_iter + 1):
                 self.loss_curve_.append(solver.epoch() / cells)
                 if self.verbose:

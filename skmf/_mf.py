@@ -25,8 +25,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits
 
+from ._blas import single_threaded_blas
 from ._encoding import encode_ids, fit_ids
 from ._persistence import VersionedStateMixin
 from ._recommend import ExplicitRecommenderMixin, seen_matrix
@@ -561,7 +561,7 @@ class MatrixFactorization(
 
         # The ALS kernel calls BLAS/LAPACK from its own threads: BLAS must not
         # start threads of its own inside them.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             model = self._run_epochs(solver, model, ratings, validation)
         self.user_factors_ = model.user_factors
         self.item_factors_ = model.item_factors
