@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._blas import single_threaded_blas
-from ._mf import MatrixFactorization, _effective_n_threads, _initial_model
+from ._mf import MatrixFactorization, _fit_n_threads, _initial_model
 from ._solvers.gibbs import GibbsSampler, HyperPrior
 
 # Noise precision beta of the first sweep, before it is first drawn (the
@@ -26,11 +26,9 @@ from ._solvers.gibbs import GibbsSampler, HyperPrior
 _INITIAL_NOISE_PRECISION = 2.0
 
 
-# Below this many ratings x (n_components + 1)^2 a half-sweep takes
-# milliseconds, and with n_jobs=None it runs on one thread: two threads that
-# meet at 260 barriers per fit gain little on an idle machine, and when the
-# other core is busy each barrier can wait a whole time slice (MovieLens 100K:
-# 0.9 s per fit on one thread, 0.7-3 s on two with another job running).
+# Below this many ratings x (n_components + 1)^2 a fit is small (see
+# _fit_n_threads): its 260 half-sweeps take milliseconds each. MovieLens 100K:
+# 0.9 s per fit on one thread, 0.7-3 s on two with another job running.
 _MIN_PARALLEL_WORK = 5e7
 
 # Parameters with MatrixFactorization's meaning and constraints.
@@ -319,8 +317,6 @@ class BayesianMatrixFactorization(MatrixFactorization):
                 f"Wishart prior of the {dim} x {dim} row precision to exist; got "
                 f"{self.prior_dof}. Use None for n_components + 1."
             )
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or n >= 1.")
         self._dtype = np.dtype(self.dtype).type
         self._max_iter = self.burn_in + self.n_samples
         self._prior = HyperPrior(
@@ -333,9 +329,7 @@ class BayesianMatrixFactorization(MatrixFactorization):
 
     def _n_threads(self, n_ratings):
         small = n_ratings * (self.n_components + 1) ** 2 < _MIN_PARALLEL_WORK
-        if self.n_jobs is None and small:
-            return 1
-        return _effective_n_threads(self.n_jobs)
+        return _fit_n_threads(self.n_jobs, small)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

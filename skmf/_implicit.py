@@ -266,8 +266,6 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
 
     def _check_params(self):
         """Check the rules that tie parameters together; resolve the rest."""
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or n >= 1.")
         self._dtype = np.dtype(self.dtype).type
         self._params = _Params(
             reg=float(self.alpha),

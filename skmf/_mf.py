@@ -98,12 +98,26 @@ class _Params:
 
 def _effective_n_threads(n_jobs):
     """Threads for the kernels, following joblib's meaning of ``n_jobs``."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or n >= 1.")
     budget = max_threads()
     if n_jobs is None:
         return budget
     if n_jobs < 0:
         return max(1, budget + 1 + n_jobs)
     return n_jobs
+
+
+def _fit_n_threads(n_jobs, small):
+    """Threads for a fit; with ``n_jobs=None`` a ``small`` one runs on one.
+
+    The kernel calls of a small fit take milliseconds: two threads meeting at
+    their barriers gain little on an idle machine, and when another process
+    holds the other core each meeting can wait a whole scheduler slice.
+    """
+    if n_jobs is None and small:
+        return 1
+    return _effective_n_threads(n_jobs)
 
 
 def _check_ids(X):
@@ -477,8 +491,6 @@ class MatrixFactorization(
                     "or item with fewer ratings than n_components has no unique "
                     "solution. Set alpha > 0 or use solver='sgd'."
                 )
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or n >= 1.")
         self._dtype = np.dtype(self.dtype).type
         if self.max_iter is not None:
             self._max_iter = self.max_iter
@@ -497,11 +509,8 @@ class MatrixFactorization(
         )
 
     def _n_threads(self, n_train):
-        n_threads = _effective_n_threads(self.n_jobs)
         small = n_train * self.n_components < _MIN_PARALLEL_SGD_WORK
-        if self.n_jobs is None and self.solver == "sgd" and small:
-            return 1
-        return n_threads
+        return _fit_n_threads(self.n_jobs, self.solver == "sgd" and small)
 
     def _validate_pairs(self, X, y="no_validation", *, reset):
         """validate_data for a table of ids: any dtype, no NaN, two columns."""

@@ -20,17 +20,11 @@ def group_by(const key_t[::1] keys, Py_ssize_t n_groups):
     """
     cdef Py_ssize_t n = keys.shape[0]
     cdef Py_ssize_t t, g
-    indptr_array = np.zeros(n_groups + 1, dtype=np.int64)
+    indptr_array = _count(keys, n_groups)
     order_array = np.empty(n, dtype=np.int64)
-    cdef cnp.int64_t[::1] indptr = indptr_array
     cdef cnp.int64_t[::1] order = order_array
     cdef cnp.int64_t[::1] fill
 
-    with nogil:
-        for t in range(n):
-            indptr[keys[t] + 1] += 1
-        for g in range(n_groups):
-            indptr[g + 1] += indptr[g]
     fill = indptr_array[:-1].copy()
     with nogil:
         for t in range(n):
@@ -80,7 +74,7 @@ def group_rows(
     return indptr_array, cols_array, values_array, weights_array
 
 
-cdef _count(const int[::1] keys, Py_ssize_t n_groups):
+cdef _count(const key_t[::1] keys, Py_ssize_t n_groups):
     """indptr of a grouping by ``keys`` (each in ``[0, n_groups)``)."""
     indptr_array = np.zeros(n_groups + 1, dtype=np.int64)
     cdef cnp.int64_t[::1] indptr = indptr_array

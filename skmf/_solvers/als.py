@@ -8,14 +8,9 @@ class ALSSolver:
     """Runs one sweep at a time: every user solved exactly, then every item."""
 
     def __init__(self, ratings, model, params, rng):
-        r = ratings
         self.model = model
         self.params = params
-        # CSR by user as fit made it, and by item (users in increasing order,
-        # as the sort is stable). Repeated (user, item) pairs stay separate
-        # ratings, as they are for SGD (scipy would sum them).
-        self.by_user = (r.indptr, r.items, r.values, r.weights)
-        self.by_item = group_rows(r.items, r.n_items, r.users, r.values, r.weights)
+        self.by_user, self.by_item = layouts(ratings)
 
     def _half_sweep(self, compressed, rows, row_bias, cols, col_bias, compute_loss):
         p = self.params
@@ -32,6 +27,19 @@ class ALSSolver:
     def epoch(self):
         """Run one sweep; return the weighted sum of squared errors after it."""
         return alternate(self._half_sweep, self.by_user, self.by_item, self.model)
+
+
+def layouts(ratings):
+    """The ratings by user and by item, CSR style: (indptr, indices, values, weights).
+
+    By user as fit grouped them; by item with the users in increasing order,
+    as the grouping is stable. Repeated (user, item) pairs stay separate
+    ratings, as they are for SGD (scipy would sum them).
+    """
+    r = ratings
+    by_user = (r.indptr, r.items, r.values, r.weights)
+    by_item = group_rows(r.items, r.n_items, r.users, r.values, r.weights)
+    return by_user, by_item
 
 
 def alternate(half_sweep, by_user, by_item, model):

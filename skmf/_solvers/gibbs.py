@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._als_fast import gibbs_half_sweep
-from ._group_fast import group_rows
-from .als import alternate
+from .als import alternate, layouts
 
 
 @dataclass
@@ -87,8 +86,7 @@ class GibbsSampler:
         self.noise_precision = noise_precision
         self.n_threads = n_threads
         self.rng = rng
-        self.by_user = (r.indptr, r.items, r.values, r.weights)
-        self.by_item = group_rows(r.items, r.n_items, r.users, r.values, r.weights)
+        self.by_user, self.by_item = layouts(r)
         # The likelihood raised to the power s_j: a weight of 2 counts as two
         # ratings, in beta's conditional too.
         self.total_weight = (
