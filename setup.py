@@ -129,6 +129,7 @@ setup(
                 "_predict_fast",
                 "_group_fast",
                 "_implicit_fast",
+                "_openmp_helpers",
             )
         ],
         compiler_directives={

@@ -2,45 +2,24 @@
 
 The model of :class:`~skmf.MatrixFactorization` with priors instead of a
 penalty (Salakhutdinov and Mnih's BPMF, with biases): the posterior is explored
-by a Gibbs sampler and predictions are averaged over the samples. Input
-handling, prediction and recommending are MatrixFactorization's: the averaged
-samples are stored as one plain factor model whose predictions equal the
-posterior average.
+by a Gibbs sampler and predictions are averaged over the samples. A leaf of the
+explicit-ratings layer: the averaged samples are stored as one plain factor
+model whose predictions equal the posterior average, so prediction and
+recommending are the layer's.
 """
 
 import math
-import time
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 
-from ._blas import single_threaded_blas
-from ._mf import MatrixFactorization, _fit_n_threads, _initial_model
-from ._solvers.gibbs import GibbsSampler, HyperPrior
+from ._compat import Interval
+from ._explicit import _ExplicitFactorModel
+from ._solvers.gibbs import GibbsParams, GibbsSolver, HyperPrior
 
 # Noise precision beta of the first sweep, before it is first drawn (the
 # prototype's value; beta settles at about 1.6 on MovieLens 100K).
 _INITIAL_NOISE_PRECISION = 2.0
-
-
-# Below this many ratings x (n_components + 1)^2 a fit is small (see
-# _fit_n_threads): its 260 half-sweeps take milliseconds each. MovieLens 100K:
-# 0.9 s per fit on one thread, 0.7-3 s on two with another job running.
-_MIN_PARALLEL_WORK = 5e7
-
-# Parameters with MatrixFactorization's meaning and constraints.
-_SHARED_PARAMETERS = (
-    "n_components",
-    "init_std",
-    "clip",
-    "dtype",
-    "n_jobs",
-    "random_state",
-    "verbose",
-)
 
 
 class _PosteriorAverage:
@@ -61,6 +40,13 @@ class _PosteriorAverage:
         self.item_bias = np.zeros(ratings.n_items, np.float64)
         self.scale = 1.0 / math.sqrt(n_samples)
         self.count = 0
+        # The likelihood raised to the power s_j: a weight of 2 counts as two
+        # ratings, in the training RMSE too.
+        self.total_weight = (
+            float(np.sum(ratings.weights, dtype=np.float64))
+            if ratings.weights.size
+            else float(ratings.n_ratings)
+        )
 
     def add(self, model):
         block = slice(
@@ -79,7 +65,7 @@ class _PosteriorAverage:
         )
 
 
-class BayesianMatrixFactorization(MatrixFactorization):
+class BayesianMatrixFactorization(_ExplicitFactorModel):
     r"""Bayesian biased matrix factorization, sampled by Gibbs sampling.
 
     The ratings follow the model of :class:`MatrixFactorization`,
@@ -119,10 +105,8 @@ class BayesianMatrixFactorization(MatrixFactorization):
     No regularization strength needs tuning: the priors learn how much to
     shrink from the data, and averaging over the posterior rather than using
     one point estimate is what makes the model more accurate than the best
-    tuned :class:`MatrixFactorization`. On MovieLens 100K the defaults reach
-    a mean RMSE of 0.896 on the five canonical folds (0.914 for
-    MatrixFactorization's ALS defaults), in about 1 s per fit (130 sweeps of
-    about 0.007 s at K=10).
+    tuned :class:`MatrixFactorization` (see the benchmarks page of the
+    documentation for the figures).
 
     The kept samples are stored as one factor model that predicts their
     average: ``user_factors_`` and ``item_factors_`` have
@@ -133,17 +117,23 @@ class BayesianMatrixFactorization(MatrixFactorization):
     MatrixFactorization and give the posterior average exactly. Mind the
     memory: ``(n_users + n_items) * n_components * n_samples`` numbers.
 
+    A new user cannot be folded in: the stored factors are an average of
+    posterior samples, and a new user's posterior needs each sample's item
+    factors and priors, which are not kept. The model therefore has no
+    ``fold_in``, ``recommend_for_ratings`` or ``predict_for_ratings``; refit
+    with the user's ratings, or use :class:`MatrixFactorization` for them.
+
     Parameters
     ----------
     n_components : int, default=10
         Length K of the user and item factor vectors. On MovieLens 100K,
-        larger K gives no better predictions, only slower sweeps.
+        larger K gives no better predictions, only slower sweeps (see the user
+        guide).
 
     n_samples : int, default=100
         Number of samples kept after the burn-in and averaged. The accuracy
-        improves quickly, then slowly: on MovieLens 100K the mean RMSE is
-        0.943 with 1 sample, 0.908 with 10, 0.897 with 50, 0.8964 with 100
-        and 0.8959 with 200.
+        improves quickly with the first tens of samples, then slowly (the
+        user guide shows the curve on MovieLens 100K).
 
     burn_in : int, default=30
         Number of sweeps run before the first kept sample.
@@ -262,6 +252,7 @@ class BayesianMatrixFactorization(MatrixFactorization):
     """
 
     _parameter_constraints: dict = {
+        **_ExplicitFactorModel._parameter_constraints,
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left")],
         "prior_strength": [Interval(Real, 0, None, closed="neither")],
@@ -269,11 +260,9 @@ class BayesianMatrixFactorization(MatrixFactorization):
         "prior_scale": [Interval(Real, 0, None, closed="neither")],
         "noise_shape": [Interval(Real, 0, None, closed="neither")],
         "noise_rate": [Interval(Real, 0, None, closed="neither")],
-        **{
-            name: MatrixFactorization._parameter_constraints[name]
-            for name in _SHARED_PARAMETERS
-        },
     }
+
+    _can_fold_in = False
 
     def __init__(
         self,
@@ -308,7 +297,7 @@ class BayesianMatrixFactorization(MatrixFactorization):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
+    def _check_params(self, n_train):
         """Check the rules that tie parameters together; resolve the rest."""
         dim = self.n_components + 1
         if self.prior_dof is not None and self.prior_dof <= dim - 1:
@@ -319,106 +308,55 @@ class BayesianMatrixFactorization(MatrixFactorization):
             )
         self._dtype = np.dtype(self.dtype).type
         self._max_iter = self.burn_in + self.n_samples
-        self._prior = HyperPrior(
-            strength=float(self.prior_strength),
-            dof=float(dim if self.prior_dof is None else self.prior_dof),
-            scale=float(self.prior_scale),
-            noise_shape=float(self.noise_shape),
-            noise_rate=float(self.noise_rate),
+
+    def _parallel_work(self, n_ratings):
+        return n_ratings * (self.n_components + 1) ** 2
+
+    def _make_solver(self, ratings, model, rng):
+        dim = self.n_components + 1
+        self._solver_params = GibbsParams(
+            prior=HyperPrior(
+                strength=float(self.prior_strength),
+                dof=float(dim if self.prior_dof is None else self.prior_dof),
+                scale=float(self.prior_scale),
+                noise_shape=float(self.noise_shape),
+                noise_rate=float(self.noise_rate),
+            ),
+            initial_noise_precision=_INITIAL_NOISE_PRECISION,
+            n_threads=self._fit_n_threads(ratings.n_ratings),
         )
-
-    def _n_threads(self, n_ratings):
-        small = n_ratings * (self.n_components + 1) ** 2 < _MIN_PARALLEL_WORK
-        return _fit_n_threads(self.n_jobs, small)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Sample the posterior of the factors and biases given rated pairs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_ratings, 2)
-            User id and item id of each rating, as in
-            :meth:`MatrixFactorization.fit`.
-
-        y : array-like of shape (n_ratings,)
-            The ratings.
-
-        sample_weight : array-like of shape (n_ratings,), default=None
-            Non-negative weight of each rating: the rating's noise precision
-            is multiplied by it, so a weight of 2 is the same as the rating
-            appearing twice.
-
-        Returns
-        -------
-        self : BayesianMatrixFactorization
-            The fitted estimator.
-        """
-        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
-        rng = check_random_state(self.random_state)
-        self._check_params()
-        dtype = self._dtype
-        ratings = self._encode_ratings(X, y, sample_weight, dtype)
-        del X, y
-        model = _initial_model(rng, ratings, self.n_components, self.init_std, dtype)
-        sampler = GibbsSampler(
-            ratings,
-            model,
-            self._prior,
-            _INITIAL_NOISE_PRECISION,
-            self._n_threads(ratings.n_ratings),
-            np.random.default_rng(rng.randint(np.iinfo(np.int32).max)),
+        self._average = _PosteriorAverage(
+            ratings, self.n_components, self.n_samples, self._dtype
         )
-        average = _PosteriorAverage(ratings, self.n_components, self.n_samples, dtype)
-        noise_precisions = []
-        self.loss_curve_ = []
-        start = time.perf_counter()
-        # The kernel calls LAPACK from its own threads: BLAS must not start
-        # threads of its own inside them.
-        with single_threaded_blas():
-            for sweep in range(1, self._max_iter + 1):
-                try:
-                    sse = sampler.sweep()
-                except FloatingPointError as exc:
-                    self._diverged(sweep, str(exc))
-                rmse = math.sqrt(sse / sampler.total_weight)
-                if not np.isfinite(rmse):
-                    self._diverged(sweep, f"the training RMSE is {rmse}")
-                self.loss_curve_.append(rmse)
-                self.n_iter_ = sweep
-                if sweep > self.burn_in:
-                    average.add(model)
-                    noise_precisions.append(sampler.noise_precision)
-                if self.verbose:
-                    self._print_progress(sweep, start, sampler.noise_precision)
+        self._noise_precisions = []
+        return GibbsSolver(ratings, model, self._solver_params, rng)
+
+    def _training_loss(self, data_loss, model):
+        # The training RMSE of the sweep's sample: the model has no penalty.
+        return math.sqrt(data_loss / self._average.total_weight)
+
+    def _after_step(self, iteration, model, solver):
+        if iteration > self.burn_in:
+            self._average.add(model)
+            self._noise_precisions.append(solver.noise_precision)
+
+    def _set_fitted_model(self, model):
+        average = self._average
         self.user_factors_ = average.user_factors
         self.item_factors_ = average.item_factors
-        self.user_bias_, self.item_bias_ = average.biases(dtype)
-        self.noise_precision_ = float(np.mean(noise_precisions))
-        return self
+        self.user_bias_, self.item_bias_ = average.biases(self._dtype)
+        self.noise_precision_ = float(np.mean(self._noise_precisions))
+        del self._average, self._noise_precisions
 
-    def _diverged(self, sweep, what):
-        raise ValueError(
-            f"The Gibbs sampler broke down at sweep {sweep}: {what}. Use "
-            "dtype='float64' or bring the ratings to a smaller scale."
-        )
+    def _divergence_subject(self):
+        return "The Gibbs sampler broke down"
 
-    def _print_progress(self, sweep, start, noise_precision):
-        elapsed = time.perf_counter() - start
-        eta = elapsed / sweep * (self._max_iter - sweep)
-        phase = "burn-in" if sweep <= self.burn_in else "sample"
-        print(
-            f"Sweep {sweep}/{self._max_iter} ({phase}): training RMSE "
-            f"{self.loss_curve_[-1]:.5f}, noise precision {noise_precision:.3f}, "
-            f"{elapsed:.2f} s, ETA {eta:.2f} s",
-            flush=True,
-        )
+    def _divergence_hint(self):
+        return "Use dtype='float64' or bring the ratings to a smaller scale."
 
-    def _fold_in_codes(self, codes, ratings):
-        raise TypeError(
-            "BayesianMatrixFactorization cannot fold in a new user: its stored "
-            "factors are an average of posterior samples, and a new user's "
-            "posterior needs each sample's item biases and priors, which are "
-            "not kept. Refit with the user's ratings, or use MatrixFactorization "
-            "for fold_in, recommend_for_ratings and predict_for_ratings."
+    def _progress_text(self, solver):
+        phase = "burn-in" if self.n_iter_ <= self.burn_in else "sample"
+        return (
+            f" ({phase}): training RMSE {self.loss_curve_[-1]:.5f}, noise "
+            f"precision {solver.noise_precision:.3f}"
         )

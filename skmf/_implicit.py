@@ -4,53 +4,39 @@
 happened. Following Hu, Koren & Volinsky (2008), every user x item cell gets a
 preference (1 for an observed pair, 0 otherwise) and a confidence that grows
 with ``y``; the weighted least squares over all cells is solved by ALS without
-ever forming the dense matrix. This module owns validation, the confidence
-transform and the sweep loop; the compiled kernel solves the rows.
+ever forming the dense matrix. A leaf of the factor models' base: this module
+holds the confidence transform, the objective and the implicit recommending
+hooks; the loop and the ids are the base's.
 """
 
-import time
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import validate_data
 
-from ._blas import single_threaded_blas
-from ._encoding import fit_ids
-from ._mf import _check_ids, _check_ratings, _effective_n_threads
-from ._persistence import VersionedStateMixin
-from ._recommend import RecommenderMixin, seen_matrix
-from ._solvers.implicit_als import (
-    ImplicitALSSolver,
-    kernel_csr,
-    regularized_gram,
-    solve_rows,
-)
+from ._base import _BaseFactorModel
+from ._compat import Interval, StrOptions, _fit_context
+from ._solvers._base import Ratings
+from ._solvers.implicit_als import ImplicitALSParams, ImplicitALSSolver, fold_in_row
 from .metrics import ndcg_at_k
 
 
-@dataclass
-class _Params:
-    """Parameters resolved for one fit (public parameters are never modified)."""
+@dataclass(frozen=True)
+class _Confidence:
+    """How counts become confidences, resolved for one fit."""
 
-    reg: float
-    confidence: str
+    kind: str  # "linear" or "log"
     scale: float
     epsilon: float
-    cg_steps: int  # 0: exact Cholesky solves
-    n_threads: int
 
-
-def _confidence(counts, params):
-    """Confidence of observed pairs with the given (positive) counts."""
-    if params.confidence == "log":
-        return 1 + params.scale * np.log1p(counts / params.epsilon)
-    return 1 + params.scale * counts
+    def __call__(self, counts):
+        """Confidence of observed pairs with the given (positive) counts."""
+        if self.kind == "log":
+            return 1 + self.scale * np.log1p(counts / self.epsilon)
+        return 1 + self.scale * counts
 
 
 def _check_counts(y):
@@ -65,7 +51,7 @@ def _check_counts(y):
     return y
 
 
-class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEstimator):
+class ImplicitMatrixFactorization(_BaseFactorModel):
     r"""Matrix factorization of implicit feedback by weighted ALS.
 
     The weighted alternating least squares of Hu, Koren & Volinsky (2008).
@@ -122,15 +108,18 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         :math:`\epsilon` of the log scaling. Only used when
         ``confidence="log"``.
 
-    solver : {"cg", "cholesky"}, default="cg"
-        ``"cg"``: ``cg_steps`` steps of conjugate gradient per row, started
-        from the row's previous factors (as in the implicit library); cost per
-        row :math:`O(n_{obs} K + K^2)` per step. ``"cholesky"``: the exact
-        solve of each row's :math:`K \times K` system, :math:`O(K^3)`.
+    cg_steps : int or None, default=3
+        How each row's :math:`K \times K` system is solved, as in
+        :class:`MatrixFactorization`. An int runs that many steps of conjugate
+        gradient per row and half-sweep, started from the row's previous
+        factors (as in the implicit library); cost per row
+        :math:`O(n_{obs} K + K^2)` per step. None solves every system
+        exactly, by Cholesky, :math:`O(K^3)` per row.
 
-    cg_steps : int, default=3
-        Conjugate-gradient steps per row and half-sweep. Only used when
-        ``solver="cg"``.
+    solver : {"cg", "cholesky"} or None, default=None
+        Deprecated spelling of ``cg_steps``: ``"cholesky"`` is
+        ``cg_steps=None``, ``"cg"`` keeps ``cg_steps``. It will be removed in
+        a future release.
 
     max_iter : int, default=15
         Number of sweeps (one user and one item half-sweep each).
@@ -206,32 +195,26 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
     ImplicitMatrixFactorization(n_components=2, random_state=0)
     >>> ids, scores = model.recommend(["ann", "dan"], n=2)
     >>> ids.tolist()
-    [['soul', 'punk'], ['metal', 'blues']]
+    [['soul', 'metal'], ['metal', 'soul']]
     >>> model.similar_items("jazz", n=1)[0].tolist()
-    ['blues']
+    ['soul']
     >>> factors, _ = model.fold_in(["metal"], [9])
     >>> model.recommend_for_ratings(["metal"], [9], n=1)[0].tolist()
     ['punk']
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **_BaseFactorModel._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "confidence": [StrOptions({"linear", "log"})],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "solver": [StrOptions({"cg", "cholesky"})],
-        "cg_steps": [Interval(Integral, 1, None, closed="left")],
+        "cg_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "solver": [StrOptions({"cg", "cholesky"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "init_std": [Interval(Real, 0, None, closed="left")],
-        "dtype": [
-            StrOptions({"float32", "float64"}),
-            Options(type, {np.float32, np.float64}),
-        ],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
+
+    _has_biases = False
 
     def __init__(
         self,
@@ -241,8 +224,8 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         confidence="linear",
         confidence_scale=1.0,
         epsilon=1.0,
-        solver="cg",
         cg_steps=3,
+        solver=None,
         max_iter=15,
         init_std=0.01,
         dtype="float32",
@@ -255,8 +238,8 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         self.confidence = confidence
         self.confidence_scale = confidence_scale
         self.epsilon = epsilon
-        self.solver = solver
         self.cg_steps = cg_steps
+        self.solver = solver
         self.max_iter = max_iter
         self.init_std = init_std
         self.dtype = dtype
@@ -264,29 +247,26 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
+    def _check_params(self, n_train):
         """Check the rules that tie parameters together; resolve the rest."""
+        cg_steps = self.cg_steps
+        if self.solver is not None:
+            exact = self.solver == "cholesky"
+            warnings.warn(
+                "ImplicitMatrixFactorization's solver parameter is deprecated: "
+                f"use cg_steps={'None' if exact else self.cg_steps} instead of "
+                f"solver={self.solver!r}.",
+                FutureWarning,
+                stacklevel=4,
+            )
+            if exact:
+                cg_steps = None
+        self._cg_steps = 0 if cg_steps is None else cg_steps
         self._dtype = np.dtype(self.dtype).type
-        self._params = _Params(
-            reg=float(self.alpha),
-            confidence=self.confidence,
-            scale=float(self.confidence_scale),
-            epsilon=float(self.epsilon),
-            cg_steps=self.cg_steps if self.solver == "cg" else 0,
-            n_threads=_effective_n_threads(self.n_jobs),
+        self._max_iter = self.max_iter
+        self._confidence = _Confidence(
+            self.confidence, float(self.confidence_scale), float(self.epsilon)
         )
-
-    def _validate_pairs(self, X, y=None, *, reset):
-        """validate_data for a table of ids and optional counts."""
-        kwargs = dict(dtype=None, ensure_all_finite=False, reset=reset)
-        if y is None:
-            X = validate_data(self, X, **kwargs)
-        else:
-            y = _check_ratings(y)
-            X, y = validate_data(self, X, y, y_numeric=True, **kwargs)
-            y = _check_counts(y.astype(np.float64, copy=False))
-        _check_ids(X)
-        return X, y
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -309,57 +289,77 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         self : ImplicitMatrixFactorization
             The fitted estimator.
         """
-        X, y = self._validate_pairs(X, y, reset=True)
         if y is None:
-            y = np.ones(X.shape[0])
-        self._check_params()
-        rng = check_random_state(self.random_state)
-        dtype = self._dtype
+            pairs, _ = self._validate_pairs(X, reset=True)
+            y = np.ones(len(pairs))
+        else:
+            pairs, y = self._validate_pairs(X, y, reset=True)
+            _check_counts(y)
+        return self._fit_pairs(pairs, y, None, check_random_state(self.random_state))
 
-        self.users_, users = fit_ids(X[:, 0])
-        self.items_, items = fit_ids(X[:, 1])
-        self._user_index = pd.Index(self.users_)
-        self._item_index = pd.Index(self.items_)
+    def _encode_values(self, codes, y, sample_weight):
+        """Confidences of the observed pairs (repeats summed), grouped by user."""
+        users, items = codes
         shape = (self.users_.shape[0], self.items_.shape[0])
         counts = sp.csr_matrix((y, (users, items)), shape=shape)
+        counts.sum_duplicates()
         counts.eliminate_zeros()
         if counts.nnz == 0:
             raise ValueError(
                 "y has no positive value: with every count 0 no pair is observed "
                 "and there is nothing to learn."
             )
-        self._seen = seen_matrix(counts.indptr, counts.indices, shape[1])
-        self.item_popularity_ = np.bincount(counts.indices, minlength=shape[1])
-        confidence = counts.copy()
-        confidence.data = _confidence(counts.data, self._params)
+        confidence = self._confidence(counts.data).astype(self._dtype)
+        if not np.all(np.isfinite(confidence)):
+            raise ValueError(
+                f"The confidences overflow {np.dtype(self._dtype).name}: the "
+                f"largest count is {counts.data.max():.3g} and confidence_scale "
+                f"is {self.confidence_scale:g}. Use confidence='log', a smaller "
+                "confidence_scale, or dtype='float64'."
+            )
+        indptr = counts.indptr.astype(np.int64)
+        return Ratings(
+            users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),
+            items=counts.indices.astype(np.int32),
+            values=confidence,
+            weights=np.empty(0, self._dtype),
+            n_users=shape[0],
+            n_items=shape[1],
+            indptr=indptr,
+        )
 
-        user_factors, item_factors = (
-            rng.normal(0, self.init_std, (n, self.n_components)).astype(dtype)
-            for n in shape
+    def _make_solver(self, ratings, model, rng):
+        self._solver_params = ImplicitALSParams(
+            reg=float(self.alpha),
+            cg_steps=self._cg_steps,
+            n_threads=self._fit_n_threads(ratings.n_ratings),
         )
-        p = self._params
-        solver = ImplicitALSSolver(
-            confidence, user_factors, item_factors, p.reg, p.cg_steps, p.n_threads
+        self._n_cells = ratings.n_users * ratings.n_items
+        return ImplicitALSSolver(ratings, model, self._solver_params, rng)
+
+    def _training_loss(self, data_loss, model):
+        penalty = np.sum(model.user_factors.astype(np.float64) ** 2) + np.sum(
+            model.item_factors.astype(np.float64) ** 2
         )
-        cells = shape[0] * shape[1]
-        self.loss_curve_ = []
-        start = time.perf_counter()
-        # The kernel calls BLAS from its own threads: BLAS must not start
-        # threads of its own inside them.
-        with single_threaded_blas():
-            for sweep in range(1, self.max_iter + 1):
-                self.loss_curve_.append(solver.epoch() / cells)
-                if self.verbose:
-                    elapsed = time.perf_counter() - start
-                    print(
-                        f"Sweep {sweep}/{self.max_iter}: loss "
-                        f"{self.loss_curve_[-1]:.6g}, {elapsed:.2f} s",
-                        flush=True,
-                    )
-        self.n_iter_ = self.max_iter
-        self.user_factors_ = user_factors
-        self.item_factors_ = item_factors
-        return self
+        return (data_loss + self.alpha * penalty) / self._n_cells
+
+    def _loss_bound(self, ratings):
+        # All factors zero cost sum(c) over the observed cells: a loss far
+        # above that means the iterates are running away.
+        zero = float(np.sum(ratings.values, dtype=np.float64)) / (
+            ratings.n_users * ratings.n_items
+        )
+        return 1e4 * (zero + 1)
+
+    def _divergence_subject(self):
+        return "Implicit ALS diverged"
+
+    def _divergence_hint(self):
+        return (
+            "Use dtype='float64', confidence='log' or a smaller "
+            f"confidence_scale (now {self.confidence_scale:g}), or increase "
+            f"alpha (now {self.alpha:g})."
+        )
 
     def score(self, X, y=None):
         """NDCG@10 of the recommendations against held-out pairs.
@@ -386,6 +386,9 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
 
     # Hooks of RecommenderMixin.
 
+    def _user_vectors(self, codes):
+        return self.user_factors_[codes], None
+
     def _scores(self, factors, bias, cols):
         return (factors @ self.item_factors_[cols].T).astype(np.float64)
 
@@ -398,18 +401,15 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
             (ratings, (np.zeros_like(codes), codes)),
             shape=(1, self.items_.shape[0]),
         )
+        row.sum_duplicates()
         row.eliminate_zeros()
-        row.data = _confidence(row.data, self._params)
-        factors = np.zeros((1, self.item_factors_.shape[1]), self.item_factors_.dtype)
-        solve_rows(
-            kernel_csr(row, factors.dtype),
-            factors,
+        factors = fold_in_row(
             self.item_factors_,
-            regularized_gram(self.item_factors_, self._params.reg),
-            0,
-            1,
+            row.indices,
+            self._confidence(row.data),
+            self._solver_params.reg,
         )
-        return factors[0], 0.0
+        return factors, 0.0
 
     def _predict_folded(self, factors, bias, codes):
         known = codes >= 0
@@ -419,6 +419,5 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
         tags.target_tags.required = False
         return tags

@@ -1,189 +1,32 @@
 """Matrix factorization of a sparse rating table, as a scikit-learn regressor.
 
-``X`` holds (user id, item id) pairs and ``y`` their ratings. The ids are
-encoded to dense indices, the ratings stay in coordinate form and the dense
-user x item matrix is never built. Learning is done by a compiled SGD or ALS
-kernel, one epoch (or half-sweep) per call; this module owns the loop around
-them: schedules, validation, early stopping, progress and warnings.
+``X`` holds (user id, item id) pairs and ``y`` their ratings. The leaf of the
+explicit-ratings layer: this module holds MatrixFactorization's parameters,
+its two solvers (SGD and ALS), its penalty and its early stopping; the loop,
+the ids and prediction are shared with the other models (``_base.py``,
+``_explicit.py``).
 """
 
-import copy
 import math
-import time
-import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
 
-from ._blas import single_threaded_blas
-from ._encoding import encode_ids, fit_ids
-from ._persistence import VersionedStateMixin
-from ._recommend import ExplicitRecommenderMixin, seen_matrix
-from ._solvers._group_fast import group_rows
-from ._solvers._predict_fast import max_threads, predict_pairs
-from ._solvers.als import ALSSolver
-from ._solvers.sgd import SGDSolver, aligned_empty
+from ._base import _StoppingRule
+from ._compat import Interval, StrOptions
+from ._explicit import _ExplicitFactorModel
+from ._solvers.als import ALSParams, ALSSolver
+from ._solvers.sgd import SGDParams, SGDSolver
 
-_SOLVERS = {"sgd": SGDSolver, "als": ALSSolver}
 # Measured on MovieLens 100K: ALS reaches its best test RMSE in about 10 sweeps,
 # SGD keeps improving up to about 40 epochs with the default decay.
 _DEFAULT_MAX_ITER = {"sgd": 40, "als": 15}
 # Improvement of the validation score (in rating units) that early stopping
 # counts when tol is None: ALS keeps improving by rounding-error amounts forever.
 _EARLY_STOPPING_TOL = 1e-4
-# Below this many updates x components per epoch, parallel SGD spends more time
-# meeting at its B per-epoch barriers than it saves (on MovieLens 100K, K=100,
-# 2 threads: 0.11 s per fit on one thread, 0.2-0.6 s on two with the other
-# core busy).
-_MIN_PARALLEL_SGD_WORK = 5e7
 
 
-@dataclass
-class _Ratings:
-    """Training ratings as plain arrays, ready for the kernels.
-
-    The ratings are grouped by user (``indptr``, CSR style), in their original
-    order within each user: the ALS user half-sweep and the matrix of seen
-    items use this layout as it is.
-    """
-
-    users: np.ndarray  # int32 row index of each rating
-    items: np.ndarray  # int32 item index of each rating
-    values: np.ndarray  # rating minus the global mean, in the model's dtype
-    weights: np.ndarray  # sample weights, or an empty array for all ones
-    n_users: int
-    n_items: int
-    indptr: np.ndarray  # int64, ratings of user u at indptr[u]:indptr[u + 1]
-
-    @property
-    def n_ratings(self):
-        return self.users.shape[0]
-
-
-@dataclass
-class _Model:
-    """The learned arrays, updated in place by the kernels."""
-
-    user_factors: np.ndarray
-    item_factors: np.ndarray
-    user_bias: np.ndarray
-    item_bias: np.ndarray
-
-
-@dataclass
-class _Params:
-    """Parameters resolved for one fit (public parameters are never modified)."""
-
-    alpha: float
-    fit_biases: bool
-    loss: str
-    learning_rate: float
-    learning_rate_schedule: str
-    decay_rate: float
-    decay_steps: int
-    cg_steps: int
-    n_threads: int
-
-
-def _effective_n_threads(n_jobs):
-    """Threads for the kernels, following joblib's meaning of ``n_jobs``."""
-    if n_jobs == 0:
-        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or n >= 1.")
-    budget = max_threads()
-    if n_jobs is None:
-        return budget
-    if n_jobs < 0:
-        return max(1, budget + 1 + n_jobs)
-    return n_jobs
-
-
-def _fit_n_threads(n_jobs, small):
-    """Threads for a fit; with ``n_jobs=None`` a ``small`` one runs on one.
-
-    The kernel calls of a small fit take milliseconds: two threads meeting at
-    their barriers gain little on an idle machine, and when another process
-    holds the other core each meeting can wait a whole scheduler slice.
-    """
-    if n_jobs is None and small:
-        return 1
-    return _effective_n_threads(n_jobs)
-
-
-def _check_ids(X):
-    """Raise a clear error for X that is not a table of two id columns."""
-    missing = pd.isna(X)
-    if missing.any():
-        row = int(np.flatnonzero(missing.any(axis=1))[0])
-        raise ValueError(
-            f"X has a missing id (NaN or None) in row {row}; every rating needs a "
-            "user and an item. Drop or fill those rows first."
-        )
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError("X has an infinite id; ids must be finite numbers or strings.")
-    if X.shape[1] != 2:
-        raise ValueError(
-            "X must have exactly two columns, the user id and the item id; got "
-            f"{X.shape[1]} feature(s). Select the two id columns, e.g. "
-            "X[['user', 'item']]."
-        )
-
-
-def _check_ratings(y):
-    """Ratings as numbers, or an error naming the first value that is not one."""
-    values = np.asarray(y)
-    if values.dtype.kind not in "OUS":
-        return y
-    try:
-        return values.astype(np.float64)
-    except (TypeError, ValueError):
-        for value in values.ravel():
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"y must hold numeric ratings; found {str(value)!r}. Convert "
-                    "them first, e.g. with pandas.to_numeric, and drop missing ones."
-                ) from None
-        raise
-
-
-def _initial_model(rng, ratings, n_components, init_std, dtype):
-    """Normal random factors of standard deviation init_std, zero biases."""
-    # numpy's Generator draws float32 normals directly, 2x faster than the
-    # legacy RandomState that sklearn's random_state resolves to. Drawn in
-    # float32 whatever the dtype, so that float32 and float64 fits start
-    # from the same point.
-    init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-    shape = (ratings.n_users, ratings.n_items)
-    # Allocated on a cache line, as parallel SGD needs (see the SGD solver),
-    # so that it does not copy them.
-    user_factors, item_factors = (
-        aligned_empty((n, n_components), dtype) for n in shape
-    )
-    for factors in (user_factors, item_factors):
-        if factors.dtype == np.float32:
-            init_rng.standard_normal(out=factors, dtype=np.float32)
-        else:
-            factors[...] = init_rng.standard_normal(factors.shape, dtype=np.float32)
-        factors *= init_std
-    user_bias, item_bias = (aligned_empty((n,), dtype) for n in shape)
-    user_bias[:] = 0
-    item_bias[:] = 0
-    return _Model(user_factors, item_factors, user_bias, item_bias)
-
-
-def _penalty(model, ratings, n_per_user, n_per_item):
+def _penalty(model, n_per_user, n_per_item):
     """Regularization term of the objective, before multiplying by alpha."""
     user = np.einsum("ij,ij->i", model.user_factors, model.user_factors)
     item = np.einsum("ij,ij->i", model.item_factors, model.item_factors)
@@ -192,9 +35,7 @@ def _penalty(model, ratings, n_per_user, n_per_item):
     return float(n_per_user @ user + n_per_item @ item)
 
 
-class MatrixFactorization(
-    VersionedStateMixin, ExplicitRecommenderMixin, RegressorMixin, BaseEstimator
-):
+class MatrixFactorization(_ExplicitFactorModel):
     r"""Biased matrix factorization of ratings, learned by SGD or ALS.
 
     A rating of item ``i`` by user ``u`` is predicted as
@@ -271,10 +112,9 @@ class MatrixFactorization(
         conjugate-gradient steps, warm-started from the row's value in the
         previous sweep: the system is never formed, so a sweep costs O(K)
         rather than O(K^2) per rating, and the rows converge over the sweeps to
-        the same solution as exact solves (on MovieLens 100K, the same test
-        RMSE in a quarter of the time; 3.6x faster per sweep at K=64 on 10M
-        ratings). None solves every system exactly, by Cholesky. Only used when
-        ``solver="als"``.
+        the same solution as exact solves (the benchmarks page of the
+        documentation compares the two). None solves every system exactly, by
+        Cholesky. Only used when ``solver="als"``.
 
     tol : float or None, default=None
         When not None, training stops once the training loss (or the validation
@@ -314,9 +154,8 @@ class MatrixFactorization(
         ``GridSearchCV(n_jobs=2)``) and under ``threadpoolctl`` limits, except
         that SGD on small data (ratings x ``n_components`` below 5e7, e.g.
         MovieLens 100K) runs on one thread: its threads meet after every
-        stratum of blocks, which costs more than it saves there, and much more
-        on a busy machine. Negative values count back from the budget, -1
-        meaning all of it.
+        stratum of blocks, which costs more than it saves there. Negative
+        values count back from the budget, -1 meaning all of it.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors, the SGD visiting order and the validation
@@ -404,7 +243,7 @@ class MatrixFactorization(
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **_ExplicitFactorModel._parameter_constraints,
         "solver": [StrOptions({"sgd", "als"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "loss": [StrOptions({"squared_error", "absolute_error"})],
@@ -419,16 +258,9 @@ class MatrixFactorization(
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "init_std": [Interval(Real, 0, None, closed="left")],
-        "clip": ["boolean"],
-        "dtype": [
-            StrOptions({"float32", "float64"}),
-            Options(type, {np.float32, np.float64}),
-        ],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
+
+    _has_early_stopping = True
 
     def __init__(
         self,
@@ -496,139 +328,15 @@ class MatrixFactorization(
             self._max_iter = self.max_iter
         else:
             self._max_iter = _DEFAULT_MAX_ITER[self.solver]
-        self._params = _Params(
-            alpha=float(self.alpha),
-            fit_biases=bool(self.fit_biases),
-            loss=self.loss,
-            learning_rate=float(self.learning_rate),
-            learning_rate_schedule=self.learning_rate_schedule,
-            decay_rate=float(self.decay_rate),
-            decay_steps=n_train if self.decay_steps is None else self.decay_steps,
-            cg_steps=0 if self.cg_steps is None else self.cg_steps,
-            n_threads=self._n_threads(n_train),
-        )
 
-    def _n_threads(self, n_train):
-        small = n_train * self.n_components < _MIN_PARALLEL_SGD_WORK
-        return _fit_n_threads(self.n_jobs, self.solver == "sgd" and small)
-
-    def _validate_pairs(self, X, y="no_validation", *, reset):
-        """validate_data for a table of ids: any dtype, no NaN, two columns."""
-        kwargs = dict(dtype=None, ensure_all_finite=False, reset=reset)
-        if isinstance(y, str) and y == "no_validation":
-            X = validate_data(self, X, **kwargs)
-        else:
-            if y is not None:
-                y = _check_ratings(y)
-            X, y = validate_data(self, X, y, y_numeric=True, **kwargs)
-        _check_ids(X)
-        return X, y
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Learn the factors and biases from rated (user, item) pairs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_ratings, 2)
-            User id and item id of each rating: an array, a list of pairs or a
-            DataFrame with two columns. Ids may be ints of any size, strings or
-            any hashable values, as long as each column's ids are comparable.
-
-        y : array-like of shape (n_ratings,)
-            The ratings.
-
-        sample_weight : array-like of shape (n_ratings,), default=None
-            Non-negative weight of each rating, see the objective. With ALS a
-            weight of 2 is the same as the rating appearing twice.
-
-        Returns
-        -------
-        self : MatrixFactorization
-            The fitted estimator.
-        """
-        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight)
-        rng = check_random_state(self.random_state)
-        (X, y, sample_weight), validation = self._split_validation(
-            X, y, sample_weight, rng
-        )
-        self._check_params(X.shape[0])
-        ratings = self._encode_ratings(X, y, sample_weight, self._dtype)
-        del X, y
-        model = _initial_model(
-            rng, ratings, self.n_components, self.init_std, self._dtype
-        )
-        solver = _SOLVERS[self.solver](ratings, model, self._params, rng)
-        if validation is not None:
-            X_valid, y_valid, weights_valid = validation
-            validation = (
-                encode_ids(self._user_index, X_valid[:, 0]),
-                encode_ids(self._item_index, X_valid[:, 1]),
-                y_valid,
-                weights_valid,
-            )
-
-        # The ALS kernel calls BLAS/LAPACK from its own threads: BLAS must not
-        # start threads of its own inside them.
-        with single_threaded_blas():
-            model = self._run_epochs(solver, model, ratings, validation)
-        self.user_factors_ = model.user_factors
-        self.item_factors_ = model.item_factors
-        self.user_bias_ = model.user_bias
-        self.item_bias_ = model.item_bias
-        return self
-
-    def _validate_fit_input(self, X, y, sample_weight):
-        """X and y checked, y and sample_weight (or None) as float64."""
-        X, y = self._validate_pairs(X, y, reset=True)
-        y = y.astype(np.float64, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        return X, y, sample_weight
-
-    def _encode_ratings(self, X, y, sample_weight, dtype):
-        """Learn the ids, the mean and the range; return the ratings by user.
-
-        Sets ``users_``, ``items_``, ``intercept_``, ``rating_range_`` and the
-        private id indexes and matrix of seen items.
-        """
-        self.users_, users = fit_ids(X[:, 0])
-        self.items_, items = fit_ids(X[:, 1])
-        self._user_index = pd.Index(self.users_)
-        self._item_index = pd.Index(self.items_)
-        self.intercept_ = float(np.average(y, weights=sample_weight))
-        self.rating_range_ = (float(y.min()), float(y.max()))
-        unweighted = sample_weight is None or np.all(sample_weight == 1)
-        shape = (self.users_.shape[0], self.items_.shape[0])
-        indptr, items, values, weights = group_rows(
-            users,
-            shape[0],
-            items,
-            (y - self.intercept_).astype(dtype),
-            np.empty(0, dtype) if unweighted else sample_weight.astype(dtype),
-        )
-        self._seen = seen_matrix(indptr, items, shape[1])
-        return _Ratings(
-            users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),
-            items=items,
-            values=values,
-            weights=weights,
-            n_users=shape[0],
-            n_items=shape[1],
-            indptr=indptr,
-        )
-
-    def _split_validation(self, X, y, sample_weight, rng):
+    def _split_validation(self, pairs, y, sample_weight, rng):
         """Hold out validation_fraction of the ratings when early stopping.
 
-        Returns ``(X, y, sample_weight)`` to train on and the held-out triple,
-        or None. Without early stopping nothing is copied.
+        Without early stopping nothing is copied.
         """
         if not self.early_stopping:
-            return (X, y, sample_weight), None
-        n = X.shape[0]
+            return (pairs, y, sample_weight), None
+        n = len(pairs)
         n_valid = math.ceil(self.validation_fraction * n)
         if n - n_valid < 1:
             raise ValueError(
@@ -637,159 +345,122 @@ class MatrixFactorization(
             )
         shuffled = rng.permutation(n)
         parts = np.sort(shuffled[n_valid:]), np.sort(shuffled[:n_valid])
-        return tuple(
-            (X[p], y[p], None if sample_weight is None else sample_weight[p])
+        train, valid = (
+            (pairs.take(p), y[p], None if sample_weight is None else sample_weight[p])
             for p in parts
         )
+        for name, part in (("training", train), ("validation", valid)):
+            if part[2] is not None and not np.any(part[2] > 0):
+                raise ValueError(
+                    f"early_stopping's {name} part has only zero sample weights, "
+                    "so it has nothing to learn or score. Lower the share of "
+                    "zero weights, change validation_fraction or random_state, or "
+                    "drop the zero-weight ratings."
+                )
+        return train, valid
 
-    def _run_epochs(self, solver, model, ratings, validation):
-        """The training loop shared by both solvers; returns the model to keep."""
-        weights = ratings.weights if ratings.weights.size else None
-        n_per_user = np.bincount(ratings.users, weights, minlength=ratings.n_users)
-        n_per_item = np.bincount(ratings.items, weights, minlength=ratings.n_items)
-        total_weight = float(n_per_user.sum())
-        absolute = self.loss == "absolute_error"
-        penalty_scale = self.alpha / 2 if absolute else self.alpha
-        # A training loss far above that of predicting the mean only happens
-        # when the iterates run away (too large a step size). The +1 keeps the
-        # bound meaningful when all ratings are equal.
-        # In the model's dtype: numpy sums pairwise, precise enough for a bound.
-        residual = np.abs(ratings.values) if absolute else np.square(ratings.values)
-        baseline = float(np.average(residual, weights=weights))
-        del residual
-        runaway = 1e4 * (baseline + 1)
-
-        stopping = self.early_stopping or self.tol is not None
+    def _stopping_rule(self, validation):
+        if not self.early_stopping and self.tol is None:
+            return None
         tol = self.tol
         if tol is None:
             tol = _EARLY_STOPPING_TOL if self.early_stopping else 0.0
-        self.loss_curve_ = []
-        self.validation_scores_ = [] if validation is not None else None
-        self.best_validation_score_ = None
-        best, best_model, no_improvement = np.inf, None, 0
-        start = time.perf_counter()
-        for epoch in range(1, self._max_iter + 1):
-            try:
-                data_loss = solver.epoch()
-            except FloatingPointError as exc:
-                self._diverged(epoch, str(exc))
-            loss = (
-                data_loss
-                + penalty_scale * _penalty(model, ratings, n_per_user, n_per_item)
-            ) / total_weight
-            if not np.isfinite(loss) or loss > runaway:
-                self._diverged(epoch, f"the training loss is {loss:.3g}")
-            self.loss_curve_.append(loss)
-            self.n_iter_ = epoch
+        return _StoppingRule(tol, self.n_iter_no_change, validation)
 
-            if validation is not None:
-                score = self._validation_score(model, validation, absolute)
-                self.validation_scores_.append(score)
-                criterion = -score
-            else:
-                criterion = loss
-            if criterion < best - tol:
-                no_improvement = 0
-            else:
-                no_improvement += 1
-            if criterion < best:
-                best = criterion
-                if validation is not None:
-                    self.best_validation_score_ = score
-                    best_model = copy.deepcopy(model)
+    def _parallel_work(self, n_ratings):
+        # Only SGD's threads meet often enough for small fits to lose by them.
+        if self.solver == "sgd":
+            return n_ratings * self.n_components
+        return math.inf
 
-            if self.verbose:
-                self._print_progress(epoch, start)
-            if stopping and no_improvement >= self.n_iter_no_change:
-                break
+    def _make_solver(self, ratings, model, rng):
+        n_threads = self._fit_n_threads(ratings.n_ratings)
+        if self.solver == "sgd":
+            params = SGDParams(
+                alpha=float(self.alpha),
+                fit_biases=bool(self.fit_biases),
+                loss=self.loss,
+                learning_rate=float(self.learning_rate),
+                learning_rate_schedule=self.learning_rate_schedule,
+                decay_rate=float(self.decay_rate),
+                decay_steps=(
+                    ratings.n_ratings if self.decay_steps is None else self.decay_steps
+                ),
+                n_threads=n_threads,
+            )
+            solver = SGDSolver
         else:
-            if stopping:
-                warnings.warn(
-                    f"MatrixFactorization stopped at max_iter={self._max_iter} before "
-                    "converging; increase max_iter or tol.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-        return best_model if best_model is not None else model
+            params = ALSParams(
+                alpha=float(self.alpha),
+                fit_biases=bool(self.fit_biases),
+                cg_steps=0 if self.cg_steps is None else self.cg_steps,
+                n_threads=n_threads,
+            )
+            solver = ALSSolver
+        self._solver_params = params
+        weights = ratings.weights if ratings.weights.size else None
+        self._n_per_user = np.bincount(
+            ratings.users, weights, minlength=ratings.n_users
+        )
+        self._n_per_item = np.bincount(
+            ratings.items, weights, minlength=ratings.n_items
+        )
+        self._total_weight = float(self._n_per_user.sum())
+        return solver(ratings, model, params, rng)
 
-    def _diverged(self, epoch, what):
+    def _training_loss(self, data_loss, model):
+        absolute = self.loss == "absolute_error"
+        scale = self.alpha / 2 if absolute else self.alpha
+        penalty = _penalty(model, self._n_per_user, self._n_per_item)
+        return (data_loss + scale * penalty) / self._total_weight
+
+    def _loss_bound(self, ratings):
+        # A training loss far above that of predicting the mean only happens
+        # when the iterates run away (too large a step size). The +1 keeps the
+        # bound meaningful when all ratings are equal.
+        weights = ratings.weights if ratings.weights.size else None
+        if self.loss == "absolute_error":
+            residual = np.abs(ratings.values)
+        else:
+            residual = np.square(ratings.values)
+        return 1e4 * (float(np.average(residual, weights=weights)) + 1)
+
+    def _train(self, solver, model, ratings):
+        try:
+            return super()._train(solver, model, ratings)
+        finally:
+            del self._n_per_user, self._n_per_item, self._total_weight
+
+    def _validation_score(self, model, validation):
+        absolute = self.loss == "absolute_error"
+        return super()._validation_score(model, validation, absolute)
+
+    def _step_name(self):
+        return "epoch" if self.solver == "sgd" else "sweep"
+
+    def _progress_text(self, solver):
+        text = super()._progress_text(solver)
+        if not self.validation_scores_:
+            return text
+        metric = "MAE" if self.loss == "absolute_error" else "RMSE"
+        return f"{text}, validation {metric} {-self.validation_scores_[-1]:.5f}"
+
+    def _divergence_hint(self):
         if self.solver == "sgd":
             fix = f"Lower learning_rate (now {self.learning_rate}), "
             if self.learning_rate_schedule == "constant":
                 fix += "use learning_rate_schedule='exponential', "
-            fix += "bring the ratings to a smaller scale, or use solver='als'."
-        else:
-            fix = (
-                "Increase alpha, use dtype='float64', or bring the ratings to a "
-                "smaller scale (e.g. np.log1p of counts)."
-            )
-        raise ValueError(
-            f"{self.solver.upper()} diverged at epoch {epoch}: {what}. {fix}"
+            return fix + "bring the ratings to a smaller scale, or use solver='als'."
+        return (
+            "Increase alpha, use dtype='float64', or bring the ratings to a "
+            "smaller scale (e.g. np.log1p of counts)."
         )
 
-    def _validation_score(self, model, validation, absolute):
-        users, items, y, weights = validation
-        error = self._predict_indices(model, users, items) - y
-        if absolute:
-            return -float(np.average(np.abs(error), weights=weights))
-        return -math.sqrt(np.average(error**2, weights=weights))
-
-    def _print_progress(self, epoch, start):
-        elapsed = time.perf_counter() - start
-        eta = elapsed / epoch * (self._max_iter - epoch)
-        line = f"Epoch {epoch}/{self._max_iter}: loss {self.loss_curve_[-1]:.5f}"
-        if self.validation_scores_ is not None:
-            line += f", validation {self.validation_scores_[-1]:.5f}"
-        print(f"{line}, {elapsed:.2f} s, ETA {eta:.2f} s", flush=True)
-
-    def _predict_indices(self, model, users, items):
-        out = np.empty(users.shape[0], dtype=np.float64)
-        predict_pairs(
-            users,
-            items,
-            model.user_factors,
-            model.item_factors,
-            model.user_bias,
-            model.item_bias,
-            self.intercept_,
-            out,
-            _effective_n_threads(self.n_jobs),
-        )
-        if self.clip:
-            np.clip(out, *self.rating_range_, out=out)
-        return out
-
-    def predict(self, X):
-        """Predict the ratings of (user, item) pairs.
-
-        A user or item not seen during fit contributes nothing: the prediction
-        falls back to the global mean plus the bias of whichever of the two is
-        known (the global mean alone when neither is). No error is raised.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2)
-            User id and item id of each pair, as in :meth:`fit`.
-
-        Returns
-        -------
-        y : ndarray of shape (n_pairs,)
-            Predicted ratings.
-        """
-        check_is_fitted(self)
-        X, _ = self._validate_pairs(X, reset=False)
-        model = _Model(
-            self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_
-        )
-        return self._predict_indices(
-            model,
-            encode_ids(self._user_index, X[:, 0]),
-            encode_ids(self._item_index, X[:, 1]),
-        )
+    def _fold_in_penalty(self):
+        return float(self.alpha), bool(self.fit_biases)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
         # Random regression data with arbitrary ids has no low-rank structure to
         # find; scikit-learn's training-score check assumes it has.
         tags.regressor_tags.poor_score = True

@@ -2,13 +2,8 @@
 
 :class:`RecommenderMixin` gives an estimator the methods ``recommend``,
 ``similar_items``, ``similar_users``, ``fold_in``, ``recommend_for_ratings``
-and ``predict_for_ratings``. It reads the fitted ``user_factors_``,
-``item_factors_``, ``users_``, ``items_``, the pandas Indexes ``_user_index``
-and ``_item_index`` and ``_seen``, the training pairs as a users x items CSR
-matrix; the estimator supplies how a user vector scores items
-(``_scores``), what an unknown user is shown (``_unknown_user_scores``), how a
-new user's factors are solved (``_fold_in_codes``) and predicted
-(``_predict_folded``).
+and ``predict_for_ratings``. Its contract is in its docstring: the public
+fitted attributes it reads and the hooks the estimator implements.
 
 Scores are computed for a block of users at a time by one matrix product and
 the best ``n`` of each row are found with :func:`numpy.argpartition`: the only
@@ -19,15 +14,16 @@ All ranking methods return a pair of arrays ``(ids, scores)``: for one id a
 ``(n_ids, n)``, row ``r`` for the ``r``-th id, best first.
 """
 
+from abc import abstractmethod
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._encoding import encode_ids
-from ._solvers._als_fast import als_half_sweep
-from ._solvers._predict_fast import predict_pairs
 
 # Scores computed per block of rows: 32 MiB of float64 whatever the catalogue.
 _BLOCK_SCORES = 1 << 22
@@ -132,8 +128,30 @@ def _csr_cells(matrix, rows, position):
     return cells, cols
 
 
+def _can_fold_in(estimator):
+    if not getattr(estimator, "_can_fold_in", True):
+        raise AttributeError(
+            f"{type(estimator).__name__} cannot fold in a new user; see its "
+            "documentation for why and what to use instead."
+        )
+    return True
+
+
 class RecommenderMixin:
     """Recommending, neighbours and fold-in for a fitted factor model.
+
+    **Contract.** After ``fit`` the estimator has the public attributes
+    ``users_`` and ``items_`` (the raw ids, in factor-row order),
+    ``user_factors_`` and ``item_factors_``, and optionally
+    ``item_popularity_``. It implements the hooks ``_user_vectors(codes)``
+    (factors and bias, or None, of fitted users), ``_scores(factors, bias,
+    cols)`` (how user vectors score the items ``cols``),
+    ``_unknown_user_scores(cols)`` (what a user not seen in fit is shown),
+    ``_fold_in_codes(codes, values)`` and ``_predict_folded(factors, bias,
+    codes)`` (a new user's solve and prediction), and ``_training_pairs()``
+    (the users x items CSR matrix of the training pairs, for
+    ``exclude_seen``). A model that cannot fold in sets ``_can_fold_in =
+    False``, which hides the three fold-in methods.
 
     Every ranking method returns ``(ids, scores)``: raw ids and their scores,
     best first; 1-D arrays of length ``n`` for a single id, 2-D arrays of shape
@@ -163,9 +181,51 @@ class RecommenderMixin:
     array([4.8, 4. ])
     """
 
+    @abstractmethod
     def _user_vectors(self, codes):
         """Factors and bias (or None) of the fitted users ``codes``."""
-        return self.user_factors_[codes], None
+
+    @abstractmethod
+    def _scores(self, factors, bias, cols):
+        """Scores of the items ``cols`` for user vectors (n_users, n_cols)."""
+
+    @abstractmethod
+    def _unknown_user_scores(self, cols):
+        """Scores of the items ``cols`` for a user not seen in fit."""
+
+    @abstractmethod
+    def _fold_in_codes(self, codes, values):
+        """``(factors, bias)`` of a new user from known item codes and values."""
+
+    @abstractmethod
+    def _predict_folded(self, factors, bias, codes):
+        """Predictions of a folded-in user for item codes (-1: unknown)."""
+
+    def _training_pairs(self):
+        return self._seen
+
+    @property
+    def _user_index(self):
+        return self._id_index("users_")
+
+    @property
+    def _item_index(self):
+        return self._id_index("items_")
+
+    def _id_index(self, name):
+        # Built on first use from the public fitted ids (and rebuilt when they
+        # change), so that a model restored from a file needs nothing private.
+        cache = self.__dict__.setdefault("_id_indexes", {})
+        ids = getattr(self, name)
+        entry = cache.get(name)
+        if entry is None or entry[0] is not ids:
+            entry = cache[name] = (ids, pd.Index(ids))
+        return entry[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_id_indexes", None)
+        return state
 
     def _user_scores(self, codes, cols):
         """Scores of the items ``cols`` for the users ``codes`` (-1: unknown)."""
@@ -192,7 +252,7 @@ class RecommenderMixin:
         def excluded(start, stop):
             if not exclude_seen:
                 return _NO_CELLS
-            return _csr_cells(self._seen, codes[start:stop], position)
+            return _csr_cells(self._training_pairs(), codes[start:stop], position)
 
         cols, scores = _ranked(
             codes.shape[0],
@@ -234,7 +294,7 @@ class RecommenderMixin:
         check_is_fitted(self)
         ids, single = _as_ids(users, "users")
         n = _check_n(n)
-        codes = encode_ids(self._user_index, ids)
+        codes = encode_ids(self._user_index, ids, "users")
         cols, scores = self._recommend_codes(
             codes, n, exclude_seen, self._candidate_codes(items)
         )
@@ -320,15 +380,20 @@ class RecommenderMixin:
             values = np.ones(ids.shape[0])
         else:
             values = check_array(
-                ratings, ensure_2d=False, dtype=np.float64, input_name="ratings"
+                ratings,
+                ensure_2d=False,
+                ensure_min_samples=0,
+                dtype=np.float64,
+                input_name="ratings",
             )
             if values.ndim != 1 or values.shape[0] != ids.shape[0]:
                 raise ValueError(
                     f"ratings must be a 1-D array with one value per rated item; "
                     f"got shape {values.shape} for {ids.shape[0]} item(s)."
                 )
-        return encode_ids(self._item_index, ids), values
+        return encode_ids(self._item_index, ids, "items"), values
 
+    @available_if(_can_fold_in)
     def fold_in(self, rated_items, ratings=None):
         """Factors of a new user from their ratings, without refitting.
 
@@ -361,6 +426,7 @@ class RecommenderMixin:
         known = codes >= 0
         return self._fold_in_codes(codes[known], values[known])
 
+    @available_if(_can_fold_in)
     def recommend_for_ratings(
         self, rated_items, ratings=None, n=10, *, exclude_seen=True, items=None
     ):
@@ -399,8 +465,18 @@ class RecommenderMixin:
         candidates = self._candidate_codes(items)
         codes, values = self._check_history(rated_items, ratings)
         known = codes >= 0
-        factors, bias = self._fold_in_codes(codes[known], values[known])
-        bias = None if bias is None else np.array([bias])
+        if known.any():
+            factors, bias = self._fold_in_codes(codes[known], values[known])
+            bias = None if bias is None else np.array([bias])
+
+            def score_block(start, stop):
+                return self._scores(factors[np.newaxis], bias, candidates)
+
+        else:
+            # No item the model knows: ranked like a user not seen in fit.
+            def score_block(start, stop):
+                return self._unknown_user_scores(candidates)[np.newaxis]
+
         position = np.full(self.items_.shape[0], -1, dtype=np.intp)
         position[candidates] = np.arange(candidates.shape[0])
         excluded = position[codes[known]] if exclude_seen else np.empty(0, np.intp)
@@ -409,11 +485,12 @@ class RecommenderMixin:
             1,
             candidates.shape[0],
             n,
-            lambda start, stop: self._scores(factors[np.newaxis], bias, candidates),
+            score_block,
             lambda start, stop: (np.zeros_like(excluded), excluded),
         )
         return self._output(self.items_, candidates[cols], scores, True)
 
+    @available_if(_can_fold_in)
     def predict_for_ratings(self, rated_items, ratings, items):
         """Predict a new user's scores of ``items`` from their ratings.
 
@@ -440,67 +517,5 @@ class RecommenderMixin:
         """
         factors, bias = self.fold_in(rated_items, ratings)
         ids, _ = _as_ids(items, "items")
-        return self._predict_folded(factors, bias, encode_ids(self._item_index, ids))
-
-
-class ExplicitRecommenderMixin(RecommenderMixin):
-    """The recommending hooks of :class:`~skmf.MatrixFactorization`.
-
-    Scores are the predicted ratings before clipping. A user not seen during
-    fit is ranked by item bias (the prediction ``intercept_ + item_bias_``):
-    the most liked items overall first.
-    """
-
-    def _user_vectors(self, codes):
-        return self.user_factors_[codes], self.user_bias_[codes]
-
-    def _scores(self, factors, bias, cols):
-        scores = (factors @ self.item_factors_[cols].T).astype(np.float64)
-        scores += self._unknown_user_scores(cols)
-        if bias is not None:
-            scores += bias[:, np.newaxis]
-        return scores
-
-    def _unknown_user_scores(self, cols):
-        return self.intercept_ + self.item_bias_[cols].astype(np.float64)
-
-    def _fold_in_codes(self, codes, ratings):
-        dtype = self.item_factors_.dtype
-        factors = np.zeros((1, self.item_factors_.shape[1]), dtype=dtype)
-        bias = np.zeros(1, dtype=dtype)
-        result = als_half_sweep(
-            np.array([0, codes.shape[0]], dtype=np.int64),
-            codes.astype(np.int32),
-            (ratings - self.intercept_).astype(dtype),
-            np.empty(0, dtype=dtype),
-            factors,
-            bias,
-            self.item_factors_,
-            self.item_bias_,
-            self._params.alpha,
-            self._params.fit_biases,
-            1,
-        )
-        if result < 0:
-            raise ValueError(
-                "fold_in needs alpha > 0: without regularization the user's "
-                "least-squares problem has no unique solution."
-            )
-        return factors[0], float(bias[0])
-
-    def _predict_folded(self, factors, bias, codes):
-        out = np.empty(codes.shape[0], dtype=np.float64)
-        predict_pairs(
-            np.zeros(codes.shape[0], dtype=np.int32),
-            codes,
-            factors[np.newaxis],
-            self.item_factors_,
-            np.array([bias], dtype=factors.dtype),
-            self.item_bias_,
-            self.intercept_,
-            out,
-            1,
-        )
-        if self.clip:
-            np.clip(out, *self.rating_range_, out=out)
-        return out
+        codes = encode_ids(self._item_index, ids, "items")
+        return self._predict_folded(factors, bias, codes)

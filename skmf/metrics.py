@@ -33,10 +33,9 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._encoding import encode_ids
+from ._compat import Interval, StrOptions, validate_params
 
 __all__ = [
     "hit_rate_at_k",
@@ -67,18 +66,17 @@ def _hits(estimator, X, k, exclude_seen):
         shape=(users.shape[0], any_item.max(initial=-1) + 1),
     )
     n_relevant = np.diff(distinct.indptr)
-    items = encode_ids(estimator._item_index, X[:, 1])
+    # Only public API: third-party recommenders with recommend(), users_ and
+    # items_ are scored the same way.
+    item_index = pd.Index(estimator.items_)
+    items = item_index.get_indexer(X[:, 1])
     known = items >= 0
     relevant = sp.csr_matrix(
         (np.ones(int(known.sum())), (groups[known], items[known])),
         shape=(users.shape[0], estimator.items_.shape[0]),
     )
-    cols, scores = estimator._recommend_codes(
-        encode_ids(estimator._user_index, np.asarray(users)),
-        k,
-        exclude_seen,
-        np.arange(estimator.items_.shape[0]),
-    )
+    ids, scores = estimator.recommend(np.asarray(users), k, exclude_seen=exclude_seen)
+    cols = item_index.get_indexer(ids.ravel()).reshape(ids.shape)
     rows = np.repeat(np.arange(cols.shape[0]), cols.shape[1])
     found = np.asarray(relevant[rows, cols.ravel()]).reshape(cols.shape) > 0
     return found & np.isfinite(scores), n_relevant

@@ -609,9 +609,6 @@ class GridSearchHeatmapDisplay:
 def _item_popularity(estimator):
     """Training ratings of each item, in ``items_`` order, or None if unknown."""
     popularity = getattr(estimator, "item_popularity_", None)
-    if popularity is None and getattr(estimator, "_seen", None) is not None:
-        seen = estimator._seen  # users x items, one entry per rated pair
-        popularity = np.bincount(seen.indices, minlength=seen.shape[1])
     return None if popularity is None else np.asarray(popularity)
 
 

@@ -586,7 +586,7 @@ def test_als_breakdown_is_an_error_naming_the_fix():
     X, y = low_rank_ratings(n_users=200, n_items=100, density=0.1)
     y = 10 ** np.random.default_rng(0).uniform(0, 6, len(y))
     exact = dict(solver="als", max_iter=3, cg_steps=None)
-    with pytest.raises(ValueError, match=r"ALS diverged at epoch 1: row \d+ .*float64"):
+    with pytest.raises(ValueError, match=r"ALS diverged at sweep 1: row \d+ .*float64"):
         MatrixFactorization(**exact).fit(X, y)
     fitted = MatrixFactorization(**exact, dtype="float64").fit(X, y)
     assert np.all(np.isfinite(fitted.predict(X)))
@@ -594,12 +594,18 @@ def test_als_breakdown_is_an_error_naming_the_fix():
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_verbose_prints_progress(ratings, capsys):
+    # The validation score is printed as the RMSE the summaries show, and ALS
+    # counts sweeps, as the documentation does.
     small("als", max_iter=3, verbose=1, early_stopping=True).fit(*ratings)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert re.match(
-        r"Epoch 1/3: loss \d+\.\d+, validation -\d+\.\d+, .* s, ETA .* s", lines[0]
+        r"Sweep 1/3: loss \d+\.\d+, validation RMSE \d+\.\d+, .* s, ETA .* s",
+        lines[0],
     )
+    small("sgd", max_iter=2, verbose=1).fit(*ratings)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.match(r"Epoch 1/2: loss \d+\.\d+, .* s, ETA .* s", lines[0])
 
 
 def test_silent_by_default(ratings, capsys):
@@ -619,9 +625,9 @@ def test_n_jobs_gives_identical_results(ratings, n_jobs):
 def test_small_sgd_fits_use_one_thread_unless_asked(ratings):
     """Parallel SGD meets at a barrier per stratum: not worth it on small data."""
     X, y = ratings
-    assert small("sgd").fit(X, y)._params.n_threads == 1
-    assert small("sgd", n_jobs=2).fit(X, y)._params.n_threads == 2
-    assert small("als", n_jobs=2).fit(X, y)._params.n_threads == 2
+    assert small("sgd").fit(X, y)._solver_params.n_threads == 1
+    assert small("sgd", n_jobs=2).fit(X, y)._solver_params.n_threads == 2
+    assert small("als", n_jobs=2).fit(X, y)._solver_params.n_threads == 2
 
 
 def test_clone_is_unfitted(ratings):

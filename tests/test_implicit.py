@@ -21,7 +21,12 @@ from sklearn.preprocessing import FunctionTransformer
 from skmf._solvers._implicit_fast import implicit_half_sweep
 
 from skmf import ImplicitMatrixFactorization
-from skmf._solvers.implicit_als import ImplicitALSSolver, regularized_gram
+from skmf._solvers._base import FactorModel, Ratings
+from skmf._solvers.implicit_als import (
+    ImplicitALSParams,
+    ImplicitALSSolver,
+    regularized_gram,
+)
 from skmf.metrics import ndcg_at_k, ranking_metrics
 
 from . import reference
@@ -105,10 +110,23 @@ def test_sweep_returns_the_objective(dtype):
     rng = np.random.default_rng(3)
     rows, cols, confidence, _, users, items = random_problem(rng, dtype)
     matrix = sp.csr_matrix((confidence, (rows, cols)), shape=(7, 9))
-    solver = ImplicitALSSolver(matrix, users, items, 0.2, 0, 1)
-    objective = solver.epoch()
+    ratings = Ratings(
+        users=np.repeat(np.arange(7, dtype=np.int32), np.diff(matrix.indptr)),
+        items=matrix.indices.astype(np.int32),
+        values=matrix.data.astype(dtype),
+        weights=np.empty(0, dtype),
+        n_users=7,
+        n_items=9,
+        indptr=matrix.indptr.astype(np.int64),
+    )
+    empty = np.empty(0, dtype)
+    model = FactorModel(users, items, empty, empty)
+    params = ImplicitALSParams(reg=0.2, cg_steps=0, n_threads=1)
+    data_loss = ImplicitALSSolver(ratings, model, params, None).step()
+    # The solver returns the data term; the estimator adds the penalty.
+    penalty = 0.2 * (np.sum(users.astype(np.float64) ** 2) + np.sum(items**2.0))
     expected = reference.implicit_loss(rows, cols, confidence, users, items, 0.2)
-    assert_allclose(objective, expected, rtol=10 * RTOL[dtype])
+    assert_allclose(data_loss + penalty, expected, rtol=10 * RTOL[dtype])
 
 
 # --- the estimator -------------------------------------------------------------
@@ -122,9 +140,9 @@ def test_learns_two_groups(groups):
     assert first_half[:20].all() and not first_half[20:].any()
 
 
-@pytest.mark.parametrize("solver", ["cg", "cholesky"])
-def test_loss_decreases(groups, solver):
-    model = small(solver=solver, max_iter=8).fit(*groups)
+@pytest.mark.parametrize("cg_steps", [3, None])
+def test_loss_decreases(groups, cg_steps):
+    model = small(cg_steps=cg_steps, max_iter=8).fit(*groups)
     assert len(model.loss_curve_) == model.n_iter_ == 8
     # Exact ALS never increases its objective; CG from a warm start neither,
     # here, by more than rounding.
@@ -146,7 +164,7 @@ def test_loss_curve_is_the_objective_per_cell(groups):
 
 
 def test_solvers_agree(groups):
-    exact = small(solver="cholesky", max_iter=30, dtype="float64").fit(*groups)
+    exact = small(cg_steps=None, max_iter=30, dtype="float64").fit(*groups)
     cg = small(solver="cg", cg_steps=3, max_iter=30, dtype="float64").fit(*groups)
     users = np.arange(40)
     assert_array_equal(exact.recommend(users, n=3)[0], cg.recommend(users, n=3)[0])
@@ -190,7 +208,7 @@ def test_log_confidence_is_linear_in_log_counts(groups):
         ("alpha", 1.0),
         ("confidence", "log"),
         ("confidence_scale", 5.0),
-        ("solver", "cholesky"),
+        ("cg_steps", None),
         ("cg_steps", 1),
         ("max_iter", 3),
         ("init_std", 0.5),
@@ -233,7 +251,7 @@ def test_unknown_users_get_popular_items(groups):
 
 def test_fold_in_reproduces_a_users_factors(groups):
     X, y = groups
-    model = small(solver="cholesky", alpha=1.0, max_iter=50, dtype="float64")
+    model = small(cg_steps=None, alpha=1.0, max_iter=50, dtype="float64")
     model.fit(X, y)
     scale = np.abs(model.user_factors_).max()
     for user in range(40):
@@ -427,15 +445,14 @@ def test_recommend_subset_invariance(groups):
 # ALS(factors=64, regularization=0.05, alpha=2.0, iterations=15) reaches
 # precision@10 0.2137, NDCG@10 0.2359, MAP@10 0.1268 (the issue's 0.214, 0.236,
 # 0.127 are these, rounded).
-IMPLICIT_FIGURES = {"precision": 0.2137, "ndcg": 0.2359, "map": 0.1268}
-# Only the seed of the initial factors changing, implicit's own figures range
-# over precision 0.2116-0.2136, NDCG 0.2338-0.2368, MAP 0.1255-0.1277 (seeds
-# 0-4, benchmarks/implicit_lastfm.py's split); skmf's, with implicit's
-# confidences, over 0.2123-0.2145, 0.2345-0.2365, 0.1254-0.1271 (means 0.2131,
-# 0.2355, 0.1263 against implicit's 0.2125, 0.2354, 0.1266). "As good as
-# implicit" is tested to that resolution, for skmf's seed 0 (0.2145, 0.2364,
-# 0.1271 on the team's machine).
-SEED_SPREAD = 0.002
+# implicit's own figures, averaged over the seeds 0-4 of its initial factors
+# (benchmarks/implicit_lastfm.py's split); one seed's range over precision
+# 0.2116-0.2136, NDCG 0.2338-0.2368, MAP 0.1255-0.1277. skmf with implicit's
+# confidences ranges over 0.2103-0.2136, 0.2332-0.2362, 0.1252-0.1275 (means
+# 0.2121, 0.2351, 0.1264, measured 2026-12-02). "As good as implicit" is
+# tested on the mean of three seeds, whose standard error is about 0.0007.
+IMPLICIT_FIGURES = {"precision": 0.2125, "ndcg": 0.2354, "map": 0.1266}
+SEED_SPREAD = 0.001
 
 
 @pytest.fixture(scope="module")
@@ -454,16 +471,23 @@ def lastfm():
 @pytest.mark.slow
 def test_lastfm_matches_the_implicit_library(lastfm):
     train, test = lastfm
-    model = ImplicitMatrixFactorization(
-        n_components=64, alpha=0.05, confidence_scale=2.0, max_iter=15, random_state=0
-    )
     # implicit's confidence is a * r, skmf's 1 + a * y: y = r - 1 / a gives
     # the same confidences, so the same objective.
     y = np.log1p(train["weight"]) - 1 / 2.0
-    start = time.perf_counter()
-    model.fit(train[["userID", "artistID"]], y)
-    seconds = time.perf_counter() - start
-    figures = ranking_metrics(model, test[["userID", "artistID"]], k=10)
-    print(f"skmf on Last.fm: fit {seconds:.2f} s, {figures}")
+    runs = []
+    for seed in range(3):
+        model = ImplicitMatrixFactorization(
+            n_components=64,
+            alpha=0.05,
+            confidence_scale=2.0,
+            max_iter=15,
+            random_state=seed,
+        )
+        start = time.perf_counter()
+        model.fit(train[["userID", "artistID"]], y)
+        seconds = time.perf_counter() - start
+        runs.append(ranking_metrics(model, test[["userID", "artistID"]], k=10))
+        print(f"skmf on Last.fm, seed {seed}: fit {seconds:.2f} s, {runs[-1]}")
     for name, theirs in IMPLICIT_FIGURES.items():
-        assert figures[name] >= theirs - SEED_SPREAD, (name, figures)
+        mean = np.mean([figures[name] for figures in runs])
+        assert mean >= theirs - SEED_SPREAD, (name, runs)

@@ -1,15 +1,27 @@
 """Python driver of the ALS solver: the sparse layouts and the two half-sweeps."""
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from ._als_fast import als_half_sweep
+from ._base import Solver, SolverBreakdown
 from ._group_fast import group_rows
 
 
-class ALSSolver:
+@dataclass(frozen=True)
+class ALSParams:
+    alpha: float
+    fit_biases: bool
+    cg_steps: int  # 0: exact Cholesky solves
+    n_threads: int
+
+
+class ALSSolver(Solver):
     """Runs one sweep at a time: every user solved exactly, then every item."""
 
     def __init__(self, ratings, model, params, rng):
-        self.model = model
-        self.params = params
+        super().__init__(ratings, model, params, rng)
         self.by_user, self.by_item = layouts(ratings)
 
     def _half_sweep(self, compressed, rows, row_bias, cols, col_bias, compute_loss):
@@ -19,12 +31,12 @@ class ALSSolver:
             p.alpha, p.fit_biases, p.n_threads, p.cg_steps, compute_loss,
         )  # fmt: skip
         if loss < 0:
-            raise FloatingPointError(
+            raise SolverBreakdown(
                 f"row {int(-1 - loss)} has no positive definite normal equations"
             )
         return loss
 
-    def epoch(self):
+    def step(self):
         """Run one sweep; return the weighted sum of squared errors after it."""
         return alternate(self._half_sweep, self.by_user, self.by_item, self.model)
 
@@ -66,3 +78,21 @@ def alternate(half_sweep, by_user, by_item, model):
         m.user_bias,
         compute_loss=True,
     )
+
+
+def fold_in_row(item_factors, item_bias, codes, values, alpha, fit_biases):
+    """Factors and bias of a new user: one exact solve against the items."""
+    dtype = item_factors.dtype
+    factors = np.zeros((1, item_factors.shape[1]), dtype=dtype)
+    bias = np.zeros(1, dtype=dtype)
+    result = als_half_sweep(
+        np.array([0, codes.shape[0]], dtype=np.int64), codes, values,
+        np.empty(0, dtype=dtype), factors, bias, item_factors, item_bias,
+        alpha, fit_biases, 1,
+    )  # fmt: skip
+    if result < 0:
+        raise SolverBreakdown(
+            "fold_in needs alpha > 0: without regularization the user's "
+            "least-squares problem has no unique solution."
+        )
+    return factors[0], float(bias[0])

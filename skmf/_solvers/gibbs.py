@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._als_fast import gibbs_half_sweep
+from ._base import Solver, SolverBreakdown
 from .als import alternate, layouts
 
 
@@ -70,7 +71,14 @@ def sample_row_prior(rows, prior, rng):
     return location, precision
 
 
-class GibbsSampler:
+@dataclass(frozen=True)
+class GibbsParams:
+    prior: HyperPrior
+    initial_noise_precision: float
+    n_threads: int
+
+
+class GibbsSolver(Solver):
     """Runs one sweep at a time: every user drawn, then every item, then beta.
 
     ``model`` holds the current sample and is updated in place. The rows of
@@ -79,13 +87,15 @@ class GibbsSampler:
     just before the side's half-sweep.
     """
 
-    def __init__(self, ratings, model, prior, noise_precision, n_threads, rng):
+    def __init__(self, ratings, model, params, rng):
+        super().__init__(ratings, model, params, rng)
         r = ratings
-        self.model = model
-        self.prior = prior
-        self.noise_precision = noise_precision
-        self.n_threads = n_threads
-        self.rng = rng
+        self.prior = params.prior
+        self.noise_precision = params.initial_noise_precision
+        self.n_threads = params.n_threads
+        # Every draw of the sampler comes from this Generator, seeded from the
+        # fit's random state.
+        self.rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         self.by_user, self.by_item = layouts(r)
         # The likelihood raised to the power s_j: a weight of 2 counts as two
         # ratings, in beta's conditional too.
@@ -106,13 +116,13 @@ class GibbsSampler:
             self.noise_precision, noise, True, self.n_threads, compute_loss,
         )  # fmt: skip
         if loss < 0:
-            raise FloatingPointError(
+            raise SolverBreakdown(
                 f"row {int(-1 - loss)}'s conditional posterior precision is not "
                 "positive definite"
             )
         return loss
 
-    def sweep(self):
+    def step(self):
         """Run one sweep; return the weighted sum of squared errors after it."""
         sse = alternate(self._half_sweep, self.by_user, self.by_item, self.model)
         # beta | rest ~ Gamma(a_0 + W / 2, rate b_0 + SSE / 2), W the total weight.

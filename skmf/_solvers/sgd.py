@@ -8,10 +8,12 @@ variable ``SKMF_DISABLE_SIMD=1`` forces the baseline build.
 
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _sgd_fast
+from ._base import Solver
 from ._group_fast import group_by
 
 LOSS_CODES = {"squared_error": 0, "absolute_error": 1}
@@ -95,7 +97,19 @@ def step_size(params, t):
     return params.learning_rate * params.decay_rate ** (t // params.decay_steps)
 
 
-class SGDSolver:
+@dataclass(frozen=True)
+class SGDParams:
+    alpha: float
+    fit_biases: bool
+    loss: str
+    learning_rate: float
+    learning_rate_schedule: str
+    decay_rate: float
+    decay_steps: int
+    n_threads: int
+
+
+class SGDSolver(Solver):
     """Runs one epoch at a time of parallel SGD over a grid of rating blocks.
 
     Users and items are dealt at random into ``B`` groups each, splitting the
@@ -118,9 +132,7 @@ class SGDSolver:
     """
 
     def __init__(self, ratings, model, params, rng):
-        self.model = model
-        self.params = params
-        self.rng = rng
+        super().__init__(ratings, model, params, rng)
         self.n_updates = 0
         self.n_blocks = B = n_blocks(params.n_threads)
 
@@ -156,7 +168,7 @@ class SGDSolver:
         shifts = self.rng.permutation(B).astype(np.int64)
         return rows * B + (rows + shifts[:, None]) % B
 
-    def epoch(self):
+    def step(self):
         """Run one pass; return the weighted sum of the data loss it saw."""
         m, p = self.model, self.params
         strata = self.strata()
