@@ -31,6 +31,21 @@ _COLD_USER_SHARE = 0.5
 _MIN_COLD_PAIRS = 20
 
 
+def _check_scale(y, dtype):
+    """An error for ratings whose squares the model's dtype cannot sum."""
+    # Room for the squared errors of many ratings (and a margin for the
+    # iterates) in the dtype: 1.8e13 in float32, 1.3e148 in float64.
+    limit = math.sqrt(np.finfo(dtype).max) / 1e6
+    largest = float(np.max(np.abs(y - np.mean(y))))
+    if largest > limit:
+        raise ValueError(
+            f"y spreads {largest:.3g} around its mean, too far for "
+            f"{np.dtype(dtype).name} arithmetic (at most {limit:.3g}). Divide the "
+            "ratings by a common factor"
+            + (" or use dtype='float64'." if np.dtype(dtype) == np.float32 else ".")
+        )
+
+
 def _check_weights(sample_weight, y, dtype):
     """Sample weights as float64 (or None for all ones), checked for the dtype."""
     if sample_weight is None:
@@ -39,7 +54,8 @@ def _check_weights(sample_weight, y, dtype):
         sample_weight, y, dtype=np.float64, ensure_non_negative=True
     )
     positive = sample_weight > 0
-    in_dtype = sample_weight.astype(dtype)
+    with np.errstate(over="ignore"):
+        in_dtype = sample_weight.astype(dtype)
     if np.any(in_dtype[positive] == 0) or not np.all(np.isfinite(in_dtype)):
         raise ValueError(
             f"sample_weight has values that {np.dtype(dtype).name} cannot hold "
@@ -87,6 +103,7 @@ class _ExplicitFactorModel(RegressorMixin, _BaseFactorModel):
             The fitted estimator.
         """
         pairs, y = self._validate_pairs(X, y, reset=True)
+        _check_scale(y, np.dtype(self.dtype))
         sample_weight = _check_weights(sample_weight, y, np.dtype(self.dtype))
         rng = check_random_state(self.random_state)
         (pairs, y, sample_weight), validation = self._split_validation(

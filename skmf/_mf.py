@@ -419,10 +419,8 @@ class MatrixFactorization(_ExplicitFactorModel):
         # when the iterates run away (too large a step size). The +1 keeps the
         # bound meaningful when all ratings are equal.
         weights = ratings.weights if ratings.weights.size else None
-        if self.loss == "absolute_error":
-            residual = np.abs(ratings.values)
-        else:
-            residual = np.square(ratings.values)
+        values = ratings.values.astype(np.float64)
+        residual = np.abs(values) if self.loss == "absolute_error" else values**2
         return 1e4 * (float(np.average(residual, weights=weights)) + 1)
 
     def _train(self, solver, model, ratings):

@@ -544,6 +544,32 @@ def test_early_stopping_keeps_the_best_epoch(solver):
     assert stop == mf.n_iter_
 
 
+def test_early_stopping_keeps_a_best_epoch_that_is_not_the_last():
+    """The kept factors are the best epoch's, recomputed from the held-out data."""
+    X, y = low_rank_ratings(n_users=100, n_items=80, density=0.3, rank=2, noise=0.5)
+    mf = MatrixFactorization(
+        n_components=20,
+        alpha=0.001,
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_iter=200,
+        learning_rate_schedule="constant",
+        clip=False,
+        random_state=0,
+    ).fit(X, y)
+    scores = mf.validation_scores_
+    best = int(np.argmax(scores))
+    # The premise: SGD overfits, so the best epoch is not the last one.
+    assert best < len(scores) - 1
+    assert scores[best] > scores[-1] + 1e-3
+    rng = np.random.RandomState(0)
+    n_valid = int(np.ceil(0.1 * len(y)))
+    valid = np.sort(rng.permutation(len(y))[:n_valid])
+    kept = -rmse(y[valid], mf.predict(X[valid]))
+    assert kept == pytest.approx(scores[best], rel=1e-9)
+    assert kept == pytest.approx(mf.best_validation_score_, rel=1e-9)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_early_stopping_validation_score_is_recomputable(ratings):
     X, y = ratings
