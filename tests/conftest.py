@@ -51,3 +51,31 @@ def low_rank_ratings(n_users=60, n_items=40, density=0.5, rank=3, noise=0.1, see
 @pytest.fixture
 def ratings():
     return low_rank_ratings()
+
+
+# scikit-learn runs its array API check on every estimator and skips it with
+# "SCIPY_ARRAY_API is not set", which tells a reader nothing about skmf.
+_ARRAY_API_SKIP = pytest.mark.skip(
+    reason="scikit-learn's array API check: skmf's estimators take tables of "
+    "(user, item) ids, not array API arrays"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "check_array_api_input" in item.nodeid:
+            item.add_marker(_ARRAY_API_SKIP)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line per reason of the expected failures, instead of one per test."""
+    reports = terminalreporter.stats.get("xfailed", [])
+    if not reports:
+        return
+    reasons = {}
+    for report in reports:
+        reason = getattr(report, "wasxfail", "") or "no reason given"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.section("expected failures (scikit-learn checks), by reason")
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        terminalreporter.line(f"{count:4d}  {reason}")
