@@ -25,6 +25,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, Options, StrOptions
 from ._encoding import fit_ids
@@ -128,6 +129,10 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         """What one step of the loop is called in messages: epoch or sweep."""
         return "sweep"
 
+    def _factors_text(self):
+        """What one row of the factors holds, for :meth:`summary`."""
+        return f"{self.n_components} factors per row"
+
     def _after_step(self, iteration, model, solver):
         """Called after every step (e.g. to keep a posterior sample)."""
 
@@ -199,6 +204,7 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
 
     def _fit_pairs(self, pairs, y, sample_weight, rng, validation=None):
         """Everything of fit after validation: encode, train, keep the model."""
+        start = time.perf_counter()
         self._check_params(len(pairs))
         ratings = self._encode_ratings(pairs, y, sample_weight)
         del pairs, y
@@ -209,7 +215,50 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         solver = self._make_solver(ratings, model, rng)
         model = self._train(solver, model, ratings)
         self._set_fitted_model(model)
+        self.fit_time_ = time.perf_counter() - start
         return self
+
+    def summary(self):
+        """A short description of the fitted model: its data, size and training.
+
+        Returns
+        -------
+        text : str
+            A few lines: the estimator, the numbers of users, items and
+            training pairs, the memory of the learned arrays, the number of
+            steps run, the final training loss and the fit time.
+
+        Examples
+        --------
+        >>> from skmf import MatrixFactorization
+        >>> X = [["ann", "up"], ["ann", "jaws"], ["bob", "up"], ["cat", "jaws"]]
+        >>> mf = MatrixFactorization(n_components=2, random_state=0)
+        >>> print(mf.fit(X, [5, 1, 4, 2]).summary())  # doctest: +ELLIPSIS
+        MatrixFactorization(n_components=2, random_state=0)
+          3 users, 2 items, 4 training pairs
+          learned arrays: ... kB (2 factors per row, float32)
+          40 epochs in ... s, final training loss ...
+        """
+        check_is_fitted(self)
+        arrays = [self.user_factors_, self.item_factors_]
+        arrays += [getattr(self, name, None) for name in ("user_bias_", "item_bias_")]
+        size = sum(a.nbytes for a in arrays if a is not None)
+        unit, scale = ("MB", 1e6) if size >= 1e6 else ("kB", 1e3)
+        users, items = len(self.users_), len(self.items_)
+        pairs = self._seen.nnz
+        steps = f"{self.n_iter_} {self._step_name()}{'s' if self.n_iter_ != 1 else ''}"
+        return "\n".join(
+            [
+                repr(self),
+                f"  {users:,} user{'s' * (users != 1)}, {items:,} "
+                f"item{'s' * (items != 1)}, {pairs:,} training "
+                f"pair{'s' * (pairs != 1)}",
+                f"  learned arrays: {size / scale:.1f} {unit} "
+                f"({self._factors_text()}, {self.user_factors_.dtype.name})",
+                f"  {steps} in {self.fit_time_:.2f} s, final training loss "
+                f"{self.loss_curve_[-1]:.5g}",
+            ]
+        )
 
     # ------------------------------------------------------------------
     # The training loop.

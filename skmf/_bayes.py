@@ -220,6 +220,13 @@ class BayesianMatrixFactorization(_ExplicitFactorModel):
     loss_curve_ : list of float
         Training RMSE (weighted by the sample weights) of each sweep's sample.
 
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training ratings of each item.
+
+    fit_time_ : float
+        Seconds the last fit took, from the validated input to the fitted
+        model; :meth:`summary` shows it with the model's size.
+
     n_features_in_ : int
         Number of columns of X seen during fit (always 2).
 
@@ -347,6 +354,9 @@ class BayesianMatrixFactorization(_ExplicitFactorModel):
         self.user_bias_, self.item_bias_ = average.biases(self._dtype)
         self.noise_precision_ = float(np.mean(self._noise_precisions))
         del self._average, self._noise_precisions
+
+    def _factors_text(self):
+        return f"{self.n_components} factors x {self.n_samples} samples per row"
 
     def _divergence_subject(self):
         return "The Gibbs sampler broke down"

@@ -165,6 +165,10 @@ class ImplicitMatrixFactorization(_BaseFactorModel):
         The objective above after each sweep, divided by the number of cells
         (users x items).
 
+    fit_time_ : float
+        Seconds the last fit took, from the validated input to the fitted
+        model; :meth:`summary` shows it with the model's size.
+
     n_features_in_ : int
         Number of columns of X seen during fit (always 2).
 

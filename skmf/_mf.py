@@ -208,6 +208,13 @@ class MatrixFactorization(_ExplicitFactorModel):
     best_validation_score_ : float or None
         Best of ``validation_scores_``, the epoch whose factors are kept.
 
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training ratings of each item.
+
+    fit_time_ : float
+        Seconds the last fit took, from the validated input to the fitted
+        model; :meth:`summary` shows it with the model's size.
+
     n_features_in_ : int
         Number of columns of X seen during fit (always 2).
 
