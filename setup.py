@@ -79,6 +79,11 @@ _VECTORIZE_SUMS = [
     "-fno-trapping-math",
 ]
 
+# -g0 drops the debug info that Python's own CFLAGS (-g) asks for: it is about
+# 80% of each module's size. SKMF_DEBUG=1 keeps it, for gdb or perf.
+_DEBUG = os.environ.get("SKMF_DEBUG", "") not in ("", "0")
+
+
 def _openmp_flags(compiler):
     """Return (compile, link) flags for OpenMP, or empty ones if unsupported.
 
@@ -155,6 +160,8 @@ class BuildExt(build_ext):
             ext.extra_compile_args += compile_flags
             if gcc_like:
                 ext.extra_compile_args += ["-O3"]
+                if not _DEBUG:
+                    ext.extra_compile_args += ["-g0"]
                 if kernel.vectorize_sums:
                     ext.extra_compile_args += _VECTORIZE_SUMS
             if kernel.simd:
