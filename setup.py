@@ -28,7 +28,8 @@ class Kernel:
     name : str
         Module name inside ``skmf._solvers``, and the stem of its ``.pyx``.
     includes : tuple of str
-        ``.pxi`` files the ``.pyx`` includes; a change to one rebuilds it.
+        ``.pxi`` files the ``.pyx`` includes; a change to one rebuilds it, as
+        does a change to any ``.pxd`` file of ``skmf/_solvers``.
     vectorize_sums : bool
         Let the compiler reorder floating-point sums so that it can vectorize
         dot products. Only for kernels whose results need no bit-exact
@@ -47,7 +48,12 @@ class Kernel:
         return Extension(
             f"skmf._solvers.{self.name}",
             [str(SOLVERS / f"{self.name}.pyx")],
-            depends=[str(SOLVERS / name) for name in self.includes],
+            # Listed dependencies also go into the sdist: the .pxd files are
+            # there whether or not a kernel cimports them yet.
+            depends=[
+                *(str(SOLVERS / name) for name in self.includes),
+                *(str(path) for path in sorted(SOLVERS.glob("*.pxd"))),
+            ],
             include_dirs=[np.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         )
