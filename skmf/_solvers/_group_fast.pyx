@@ -23,9 +23,8 @@ def group_by(const key_t[::1] keys, Py_ssize_t n_groups):
     indptr_array = _count(keys, n_groups)
     order_array = np.empty(n, dtype=np.int64)
     cdef cnp.int64_t[::1] order = order_array
-    cdef cnp.int64_t[::1] fill
-
-    fill = indptr_array[:-1].copy()
+    # The first n_groups offsets: where each group's next position goes.
+    cdef cnp.int64_t[::1] fill = indptr_array[:n_groups].copy()
     with nogil:
         for t in range(n):
             g = keys[t]
@@ -59,7 +58,7 @@ def group_rows(
     cdef Py_ssize_t t, pos
     indptr_array = _count(rows, n_rows)
     cols_array, values_array, weights_array = _outputs(n, values, weighted)
-    cdef cnp.int64_t[::1] fill = indptr_array[:-1].copy()
+    cdef cnp.int64_t[::1] fill = indptr_array[:n_rows].copy()
     cdef int[::1] out_cols = cols_array
     cdef value_t[::1] out_values = values_array
     cdef value_t[::1] out_weights = weights_array
