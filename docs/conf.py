@@ -59,6 +59,8 @@ autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
+# A long signature lists one parameter per line instead of one long line.
+python_maximum_signature_line_length = 88
 
 # No intersphinx: the site is built offline (CI has no network access), and
 # an unreachable inventory is a warning.
@@ -137,7 +139,10 @@ _logger = logging.getLogger(__name__)
 
 def _leave_out_missing_pages(app, docname, source):
     for page in OPTIONAL_PAGES:
-        if f"\n{page}\n" in source[0] and not (Path(app.srcdir) / f"{page}.md").exists():
+        if (
+            f"\n{page}\n" in source[0]
+            and not (Path(app.srcdir) / f"{page}.md").exists()
+        ):
             source[0] = source[0].replace(f"\n{page}\n", "\n")
             _logger.info(f"docs/{page}.md does not exist yet: left out of {docname}")
 
@@ -153,7 +158,13 @@ def _plain_sklearn_roles(app, what, name, obj, options, lines):
         lines[:] = [_SKLEARN_ROLE.sub(r"\1", line) for line in lines]
 
 
-API_MODULES = ["skmf", "skmf.datasets", "skmf.metrics", "skmf.model_selection", "skmf.plot"]
+API_MODULES = [
+    "skmf",
+    "skmf.datasets",
+    "skmf.metrics",
+    "skmf.model_selection",
+    "skmf.plot",
+]
 
 
 def _check_api_lists_every_name(app):

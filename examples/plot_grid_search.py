@@ -10,10 +10,10 @@ value of K, on one color scale, with
 :class:`skmf.plot.GridSearchHeatmapDisplay`; the best cell of each is
 outlined.
 
-The 27 combinations take three fits each: 20 to 40 seconds on two cores.
+The 27 combinations take three fits each, on shuffled folds.
 ``GridSearchCV(n_jobs=-1)`` runs them in parallel, and each fit then uses its
-share of the cores (see "Choosing a solver and hyper-parameters" in the
-documentation for the same search on a Dask cluster).
+share of the cores; :doc:`/scaling` runs the same kind of search on a Dask
+cluster.
 
 Run it with ``python examples/plot_grid_search.py [--save DIR]``.
 """
@@ -68,10 +68,10 @@ print(f"\nBest: {search.best_params_}, RMSE {-search.best_score_:.4f}")
 # %%
 # One heat map per K, all on the color scale of the whole search.
 limits = {"vmin": results["RMSE"].min(), "vmax": results["RMSE"].max()}
+n_k = len(grid["n_components"])
 fig, axes = plt.subplots(
-    1, len(grid["n_components"]), figsize=(4.5 * len(grid["n_components"]), 4),
-    layout="constrained", sharey=True,
-)  # fmt: skip
+    1, n_k, figsize=(4.5 * n_k, 4), layout="constrained", sharey=True
+)
 for ax, k in zip(axes, grid["n_components"], strict=True):
     GridSearchHeatmapDisplay.from_search(
         search,
