@@ -27,7 +27,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
 from sklearn.exceptions import ConvergenceWarning
 
 from skmf.datasets import fetch_movielens, make_ratings
