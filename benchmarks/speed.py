@@ -1225,7 +1225,27 @@ def section_scaling(bench):
     _plot(times, args.plot)
 
 
-def _plot(times, path):
+# The plot's legend: what each line measured, spelled out.
+LEGEND = {
+    "skmf SGD K=32, 10 ep": "skmf SGD, K=32, 10 epochs",
+    "skmf ALS K=32, 5 sw": "skmf ALS, K=32, 5 sweeps, default solve",
+    "skmf ALS CG3 K=32, 5 sw": "skmf ALS, K=32, 5 sweeps, CG 3 steps",
+    "Surprise SVD K=32, 10 ep": "Surprise SVD, K=32, 10 epochs",
+    "LIBMF K=32, 10 it": "LIBMF, K=32, 10 iterations",
+    "LensKit ALS K=32, 5 ep": "LensKit ALS, K=32, 5 epochs",
+    "Spark ALS K=32, 5 it, local[2]": "Spark ALS, K=32, 5 iterations, local[2]",
+}
+
+
+def _times_from_rows(rows):
+    """``{model: {n: seconds or None}}`` from the rows of a scaling section."""
+    times = {}
+    for row in rows:
+        times.setdefault(row["model"], {})[int(row["n"])] = row.get("fit_s")
+    return times
+
+
+def _plot(times, path, cores=None):
     try:
         import matplotlib
 
@@ -1234,24 +1254,39 @@ def _plot(times, path):
     except ImportError:
         print("  plot: matplotlib missing (pip install matplotlib)")
         return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
     for model, points in times.items():
         points = sorted((n, t) for n, t in points.items() if t is not None)
         if not points:
             continue
         style = "-o" if model.startswith("skmf") else "--s"
-        ax.plot(*zip(*points, strict=True), style, label=model)
+        ax.plot(*zip(*points, strict=True), style, label=LEGEND.get(model, model))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("number of ratings")
     ax.set_ylabel("fit time, s (incl. data preparation)")
-    ax.set_title(f"Fit time against data size ({os.cpu_count()} cores)")
+    ax.set_title(f"Fit time against data size ({cores or os.cpu_count()} cores)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    # Outside the axes: inside, it hid the slowest peer's first point.
+    fig.legend(loc="outside right center", fontsize=8)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     print(f"  plot saved to {path}")
+
+
+def replot(results, path):
+    """Redraw the scaling plot from a results file instead of measuring.
+
+    ``results`` is a ``speed-*.json`` written by this script, or any JSON file
+    with the same ``sections.scaling.rows`` (such as
+    ``benchmarks/results/recorded-2026-11-26.json``).
+    """
+    record = json.loads(Path(results).read_text())
+    try:
+        rows = record["sections"]["scaling"]["rows"]
+    except KeyError:
+        sys.exit(f"{results} has no scaling section: run with --scaling first")
+    _plot(_times_from_rows(rows), path, record.get("machine", {}).get("nproc"))
 
 
 # ----------------------------------------------------------------------------
@@ -1304,6 +1339,19 @@ def parse_args(argv=None):
     )
     parser.add_argument("--plot", type=Path, default=PLOT)
     parser.add_argument(
+        "--replot",
+        type=Path,
+        metavar="JSON",
+        help="only redraw the scaling plot (--plot) from a results file",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the results to FILE (they always go to "
+        "benchmarks/results/speed-<timestamp>.json and speed-latest.json)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="10x smaller synthetic sets (a smoke test)"
     )
     args = parser.parse_args(argv)
@@ -1314,6 +1362,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.replot is not None:
+        replot(args.replot, args.plot)
+        return
     bench = Bench(args)
     info = machine()
     build = info["skmf_build"]
@@ -1371,7 +1422,11 @@ def main(argv=None):
         "targets": bench.targets,
     }
     stamp = started.strftime("%Y%m%d-%H%M%S")
-    for path in (RESULTS / f"speed-{stamp}.json", RESULTS / "speed-latest.json"):
+    paths = [RESULTS / f"speed-{stamp}.json", RESULTS / "speed-latest.json"]
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        paths.append(args.json)
+    for path in paths:
         path.write_text(json.dumps(record, indent=1, default=float))
     print(f"\nresults: {RESULTS / f'speed-{stamp}.json'}")
 

@@ -23,9 +23,11 @@ import argparse
 import os
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from skmf.datasets import fetch_movielens, make_ratings
 
@@ -52,7 +54,12 @@ def parse_args(doc):
         action="store_true",
         help="a much shorter run, to check that the example works",
     )
-    args = parser.parse_args()
+    # In a notebook (the gallery's download), sys.argv is the kernel's
+    # command line, not the example's.
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+    if args.quick:
+        # A few epochs are meant to stop before convergence.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
     if args.save is not None:
         import matplotlib
 
@@ -101,6 +108,10 @@ def show_or_save(figures, save):
     import matplotlib
     import matplotlib.pyplot as plt
 
+    if "sphinx_gallery" in sys.modules:
+        # The documentation's gallery collects the open figures after each
+        # cell: closing them here would leave its page without them.
+        return
     if save is not None:
         os.makedirs(save, exist_ok=True)
         for name, figure in figures.items():

@@ -1,7 +1,6 @@
 """
-=====================================================
 Grid search over K, alpha and the learning rate
-=====================================================
+===============================================
 
 Three-fold cross-validated grid search of SGD matrix factorization on
 MovieLens 100K over the number of factors ``n_components`` (K), the
@@ -11,10 +10,10 @@ value of K, on one color scale, with
 :class:`skmf.plot.GridSearchHeatmapDisplay`; the best cell of each is
 outlined.
 
-The 27 combinations take three fits each: 20 to 40 seconds on two cores.
+The 27 combinations take three fits each, on shuffled folds.
 ``GridSearchCV(n_jobs=-1)`` runs them in parallel, and each fit then uses its
-share of the cores (see "Choosing a solver and hyper-parameters" in the
-documentation for the same search on a Dask cluster).
+share of the cores; :doc:`/scaling` runs the same kind of search on a Dask
+cluster.
 
 Run it with ``python examples/plot_grid_search.py [--save DIR]``.
 """
@@ -24,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from _helpers import load_movielens_100k, parse_args, show_or_save
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold
 
 from skmf import MatrixFactorization
 from skmf.plot import GridSearchHeatmapDisplay
@@ -33,8 +32,10 @@ args = parse_args(__doc__)
 X, y, _ = load_movielens_100k(download=not args.no_download)
 
 # %%
-# The search. A step size too large for some combination would diverge:
-# error_score=nan records it as a blank cell instead of stopping the search.
+# The search, on shuffled folds (``cv=3`` would cut the file into blocks,
+# which on a file sorted by user tests unseen users only). A step size too
+# large for some combination would diverge: ``error_score=nan`` records it as
+# a blank cell instead of stopping the search.
 grid = {
     "n_components": [10, 50, 100],
     "alpha": [0.05, 0.1, 0.2],
@@ -48,7 +49,7 @@ search = GridSearchCV(
     MatrixFactorization(max_iter=max_iter, random_state=0),
     grid,
     scoring="neg_root_mean_squared_error",
-    cv=3,
+    cv=KFold(3, shuffle=True, random_state=0),
     n_jobs=None if args.quick else -1,  # processes take a second to start
     error_score=np.nan,
 )
@@ -67,10 +68,10 @@ print(f"\nBest: {search.best_params_}, RMSE {-search.best_score_:.4f}")
 # %%
 # One heat map per K, all on the color scale of the whole search.
 limits = {"vmin": results["RMSE"].min(), "vmax": results["RMSE"].max()}
+n_k = len(grid["n_components"])
 fig, axes = plt.subplots(
-    1, len(grid["n_components"]), figsize=(4.5 * len(grid["n_components"]), 4),
-    layout="constrained", sharey=True,
-)  # fmt: skip
+    1, n_k, figsize=(4.5 * n_k, 4), layout="constrained", sharey=True
+)
 for ax, k in zip(axes, grid["n_components"], strict=True):
     GridSearchHeatmapDisplay.from_search(
         search,

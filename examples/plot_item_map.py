@@ -1,7 +1,6 @@
 """
-=====================================================
 A map of the movies by their factors
-=====================================================
+====================================
 
 Each movie's factor vector says how it is rated by each kind of user, so
 movies close in factor space are liked by the same people. Here ALS learns

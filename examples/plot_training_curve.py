@@ -1,7 +1,6 @@
 """
-=====================================================
 Training loss and validation RMSE per epoch
-=====================================================
+===========================================
 
 A learning curve over epochs: with ``early_stopping=True``,
 :class:`~skmf.MatrixFactorization` holds out ``validation_fraction`` of the

@@ -1,7 +1,6 @@
 """
-=====================================================
 MovieLens 100K with absolute-error SGD, in a few lines
-=====================================================
+======================================================
 
 The experiment of the article skmf started from: factorize MovieLens 100K's
 ratings with 70% of them, trained by stochastic gradient descent on the

@@ -5,7 +5,7 @@ grid), twice: on synthetic ratings, the fallback an example takes where
 MovieLens is not in ``$SKMF_DATA_HOME`` (here an empty folder, with
 ``--no-download``), showing nothing as on a machine without a display; and on
 the real MovieLens 100K from the team's shared folder, writing its figures
-with ``--save``, when the data are there.
+with ``--save``, when the data are there. Any warning is an error.
 """
 
 import os
@@ -25,12 +25,14 @@ PRINTS = {
     "plot_grid_search.py": ["n_components", "Best: {"],
     "plot_training_curve.py": ["validation RMSE", "test RMSE"],
     "plot_item_map.py": ["low end of the first axis:", "high end"],
+    "plot_cross_validation.py": ["no shuffling", "shuffle=True", "unseen in fit"],
 }
 FIGURES = {
     "seed_experiment.py": [],
     "plot_grid_search.py": ["grid_search.png"],
     "plot_training_curve.py": ["training_curve.png"],
     "plot_item_map.py": ["item_map.png"],
+    "plot_cross_validation.py": ["cross_validation.png"],
 }
 pytest.importorskip("matplotlib", reason="the examples draw with matplotlib")
 
@@ -45,7 +47,8 @@ def run_example(name, data_home, *args):
         "OMP_NUM_THREADS": "1",
     }
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES_DIR / name), "--quick", *args],
+        # Every warning is an error: a documented example runs warning-free.
+        [sys.executable, "-W", "error", str(EXAMPLES_DIR / name), "--quick", *args],
         capture_output=True,
         text=True,
         env=env,
