@@ -70,8 +70,9 @@ class MatrixFactorization(_ExplicitFactorModel):
     solver : {"sgd", "als"}, default="sgd"
         ``"sgd"``: stochastic gradient descent over the ratings in a new random
         order each epoch. ``"als"``: alternating least squares; each sweep
-        solves every user's factors and bias exactly with the items fixed, then
-        every item's, by a Cholesky solve of a (K+1) x (K+1) system, in parallel.
+        solves every user's factors and bias with the items fixed, then every
+        item's, in parallel: a (K+1) x (K+1) system per row, by a few
+        conjugate-gradient steps or exactly (see ``cg_steps``).
 
     alpha : float, default=0.1
         L2 regularization strength, see the objective above. Must be positive
