@@ -54,6 +54,12 @@ def _check_weights(sample_weight, y, dtype):
         sample_weight, y, dtype=np.float64, ensure_non_negative=True
     )
     positive = sample_weight > 0
+    if not positive.any():
+        # scikit-learn < 1.9 lets all-zero weights through.
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number: with "
+            "every weight 0 there is nothing to learn."
+        )
     with np.errstate(over="ignore"):
         in_dtype = sample_weight.astype(dtype)
     if np.any(in_dtype[positive] == 0) or not np.all(np.isfinite(in_dtype)):

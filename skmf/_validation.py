@@ -84,6 +84,11 @@ def _two_columns_error(n_columns):
 
 def check_ratings(y):
     """Ratings as numbers, or an error naming the first value that is not one."""
+    if isinstance(getattr(y, "dtype", None), pd.api.extensions.ExtensionDtype):
+        if pd.api.types.is_numeric_dtype(y.dtype):
+            # A nullable column: <NA> becomes NaN, which the finiteness check
+            # reports (pandas < 2.2 would make it an object array of <NA>).
+            return pd.array(y).to_numpy(dtype=np.float64, na_value=np.nan)
     values = np.asarray(y)
     if values.dtype.kind not in "OUS":
         return y
