@@ -211,21 +211,32 @@ class _ExplicitFactorModel(RegressorMixin, _BaseFactorModel):
             self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_
         )
 
-    # Hooks of RecommenderMixin: scores are predicted ratings before clipping;
-    # an unknown user is ranked by intercept_ + item_bias_.
+    # Hooks of RecommenderMixin. Ranking by predicted rating fills a top-N
+    # list with items that a few people rated highly (Cremonesi et al., 2010):
+    # their bias is large and nobody's taste has been learnt on them. A useful
+    # list holds items the user will rate *and* like, so the score is the log
+    # of a popularity prior (the item's number of training ratings) tilted by
+    # the user's own taste, the factor term of the prediction in units of the
+    # rating range:
+    #     score = log(1 + n_i) + w_u·h_i / (max rating - min rating)
+    # The item bias is left out: popularity already rewards items that most
+    # raters like, and the bias is what lifts the rarely rated ones. The user
+    # bias moves all of a user's scores alike. A user without factors (unknown,
+    # or folded in from no known item) gets the popularity ranking.
+    # benchmarks/topn_ml100k.py measures the alternatives.
 
     def _user_vectors(self, codes):
-        return self.user_factors_[codes], self.user_bias_[codes]
+        return self.user_factors_[codes], None
 
     def _scores(self, factors, bias, cols):
-        scores = (factors @ self.item_factors_[cols].T).astype(np.float64)
-        scores += self._unknown_user_scores(cols)
-        if bias is not None:
-            scores += bias[:, np.newaxis]
-        return scores
+        low, high = self.rating_range_
+        # One rating for every training pair (a constant y) leaves no taste.
+        span = high - low if high > low else 1.0
+        taste = (factors @ self.item_factors_[cols].T).astype(np.float64)
+        return taste / span + self._unknown_user_scores(cols)
 
     def _unknown_user_scores(self, cols):
-        return self.intercept_ + self.item_bias_[cols].astype(np.float64)
+        return np.log1p(self.item_popularity_[cols].astype(np.float64))
 
     def _fold_in_penalty(self):
         """``(alpha, fit_biases)`` of the fold-in solve."""

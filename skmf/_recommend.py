@@ -169,9 +169,9 @@ class RecommenderMixin:
     >>> y = [5, 1, 4, 2, 1, 5, 5, 4]
     >>> mf = MatrixFactorization(n_components=2, solver="als", random_state=0)
     >>> mf = mf.fit(X, y)
-    >>> ids, scores = mf.recommend(["ann", "cat", "eve"], n=2)
+    >>> ids, scores = mf.recommend(["ann", "cat", "eve"], n=1)  # eve is unknown
     >>> ids.tolist()
-    [['heat', 'cars'], ['up', 'cars'], ['up', 'cars']]
+    [['heat'], ['up'], ['up']]
     >>> mf.recommend("ann", n=1, items=["heat", "jaws"])[0].tolist()
     ['heat']
     >>> factors, bias = mf.fold_in(["up", "heat"], [5, 1])
