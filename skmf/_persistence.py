@@ -12,6 +12,10 @@ attribute that the methods rely on). Releases that keep the format read each
 other's models.
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 # The format of the fitted state written by this skmf.
 PICKLE_FORMAT = 1
 _VERSION_KEY = "_skmf_version"
@@ -63,3 +67,51 @@ class VersionedStateMixin:
                 f"cannot read: it reads model format {PICKLE_FORMAT}. {fix}."
             )
         super().__setstate__(state)
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path`` with joblib, atomically.
+
+    The model is dumped to a temporary file beside ``path`` and renamed over
+    it, so that an interrupted save never leaves a truncated model behind.
+    """
+    import joblib
+
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot save the model to {path}: no folder {folder}.")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save the model to {path}: it is a directory.")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=folder, prefix=f".{path.name}.", suffix=".part"
+    )
+    os.close(descriptor)
+    try:
+        joblib.dump(model, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path):
+    """A model saved by ``skmf fit`` (or any joblib/pickle file of one)."""
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise FileNotFoundError(f"cannot load a model from {path}: {what}.")
+    try:
+        model = joblib.load(path)
+    except IncompatibleVersionError:
+        raise
+    except Exception as exc:  # unpickling raises anything the file leads to
+        raise ValueError(f"cannot load a model from {path}: {exc}") from None
+    if not hasattr(model, "users_") or not hasattr(model, "items_"):
+        raise ValueError(
+            f"{path} does not hold a fitted skmf model (it holds a "
+            f"{type(model).__name__}); make one with 'skmf fit'."
+        )
+    return model
