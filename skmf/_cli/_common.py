@@ -8,6 +8,7 @@ runs it over its models, ``tune`` over the grid's candidates.
 
 import argparse
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,9 @@ def add_data_arguments(parser):
         nargs="?",
         metavar="PATH",
         help="ratings file: CSV, TSV or whitespace-separated, one rating per line, "
-        "optionally .gz/.bz2/.xz, or Parquet (.parquet, .pq; of the reading "
-        "options only the --*-col ones apply). Without it, a generated data set "
+        "optionally gzip/bzip2/xz-compressed, or Parquet (of the reading options "
+        "only the --*-col ones apply); '-' reads standard input. Without it, a "
+        "generated data set "
         "is used: "
         + ", ".join(f"{k}={v}" for k, v in DEFAULT_DATA.items())
         + " (see skmf.datasets.make_ratings).",
@@ -142,6 +144,12 @@ def add_data_arguments(parser):
             help=f"{role} column: header name or 0-based position (default: a "
             f"header named like '{role}', else column {default})",
         )
+    group.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="the text's encoding, e.g. latin-1 or cp1252 (default: utf-8); "
+        "bytes not valid in it are an error, never replaced",
+    )
     header = group.add_mutually_exclusive_group()
     header.add_argument(
         "--header",
@@ -209,12 +217,13 @@ def load_ratings(args):
         return Ratings(X=X, y=y, source=f"generated: make_ratings({params})")
     try:
         bunch = read_ratings(
-            args.path,
+            sys.stdin.buffer if args.path == "-" else args.path,
             sep=args.sep,
             user_col=args.user_col,
             item_col=args.item_col,
             rating_col=args.rating_col,
             header=args.header,
+            encoding=args.encoding,
         )
     except FileNotFoundError as exc:
         message = str(exc)
