@@ -71,13 +71,14 @@ def add_fit(subparsers):
         "fit",
         help="fit a model on a ratings file and save it",
         description="Fit MatrixFactorization on a ratings file (or, without one,\n"
-        "on a generated data set) and save the fitted model with joblib. Load it\n"
-        "in Python with joblib.load(path), or use it with 'skmf recommend'.",
+        "on a generated data set) and save the fitted model in skmf's model\n"
+        "format, which loads without running code. Load it in Python with\n"
+        "skmf.load_model(path), or use it with 'skmf recommend'.",
         epilog="examples:\n"
-        "  skmf fit ml-100k/u.data -o model.joblib\n"
-        "  skmf fit ratings.csv --user-col userId --item-col movieId -o m.joblib \\\n"
+        "  skmf fit ml-100k/u.data -o model.skmf\n"
+        "  skmf fit ratings.csv --user-col userId --item-col movieId -o m.skmf \\\n"
         "      --solver als --n-components 50 --alpha 0.05 --verbose\n"
-        "  skmf fit ratings.parquet -o m.joblib --early-stopping",
+        "  skmf fit ratings.parquet -o m.skmf --early-stopping",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_arguments(parser)

@@ -64,8 +64,8 @@ def add_recommend(subparsers):
         "A user unknown to the model gets the model's ranking for unknown users\n"
         "(for MatrixFactorization: the items with the highest bias).",
         epilog="examples:\n"
-        "  skmf recommend model.joblib 196 186 -n 5\n"
-        "  skmf recommend model.joblib 196 --tsv > top10.tsv",
+        "  skmf recommend model.skmf 196 186 -n 5\n"
+        "  skmf recommend model.skmf 196 --tsv > top10.tsv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="model saved by 'skmf fit'")

@@ -165,7 +165,7 @@ def add_tune(subparsers):
         epilog="examples:\n"
         "  skmf tune ml-100k/u.data\n"
         "  skmf tune ratings.csv --n-components 20,50 --alpha 0.02,0.05,0.1 \\\n"
-        "      --learning-rate 0.01 --folds 3 -o best.joblib\n"
+        "      --learning-rate 0.01 --folds 3 -o best.skmf\n"
         "  skmf tune ratings.csv --solver als --alpha 0.05,0.1,0.2",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -319,6 +319,12 @@ def _ids(column):
     return text.to_numpy(dtype=object)
 
 
+def _shown(value, limit=40):
+    """A value for a message: its repr, cut if long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+
+
 def _check_values(frame, positions, names, path, header):
     """The ids as read and the ratings as float64; a clear error if missing."""
 
@@ -345,7 +351,7 @@ def _check_values(frame, positions, names, path, header):
         if pd.isna(raw.iloc[row]):
             raise ValueError(f"{path}: {where(row, 'rating')} has no rating.")
         raise ValueError(
-            f"{path}: cannot read the rating {raw.iloc[row]!r} in "
+            f"{path}: cannot read the rating {_shown(raw.iloc[row])} in "
             f"{where(row, 'rating')}: ratings must be numbers. Is --rating-col "
             "right?"
         )
