@@ -16,10 +16,13 @@ ratings, the model options, tables, the cross-validation loop) is in
 ``_common``.
 
 Exit codes: 0 on success, 2 for bad arguments or unreadable input (nothing was
-computed), 1 when the computation itself failed (e.g. a diverging fit).
+computed: paths are checked before any work), 1 when the computation itself
+failed (e.g. a diverging fit), 130 after Ctrl-C and 141 when the reader of the
+output went away (a closed pipe); each failure is one line on stderr.
 """
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -77,3 +80,14 @@ def main(argv=None):
     except UsageError as exc:
         print(f"skmf {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"skmf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output left (e.g. '| head'): stop quietly, as
+        # the tools a pipe is made of do. Python's own flush at exit would
+        # fail again, so stdout now leads nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141

@@ -20,12 +20,13 @@ from ._common import (
     print_data,
     rmse,
 )
-from ._models import save
+from ._models import check_output, save
 
 
 def run_fit(args):
     """Fit one model on the ratings and save it."""
     start = time.perf_counter()
+    check_output(args.output)
     params = model_params(args)
     params["solver"] = args.solver
     for name in ("alpha", "learning_rate"):

@@ -29,7 +29,7 @@ from ._common import (
     positive_int,
     print_data,
 )
-from ._models import save
+from ._models import check_output, save
 
 # Grid searched when a parameter's values are not given.
 DEFAULT_GRID = {
@@ -76,6 +76,7 @@ def _grid_table(candidates, results, grid):
 def run_tune(args):
     """Grid search with K-fold cross-validation; print the table."""
     start = time.perf_counter()
+    check_output(args.output)
     grid = {
         "n_components": args.n_components_grid or DEFAULT_GRID["n_components"],
         "alpha": args.alpha_grid or DEFAULT_GRID["alpha"],
