@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skmf.__main__ import UsageError, baseline_model, main, read_ratings
-from skmf.datasets import make_ratings
+from skmf._cli import main
+from skmf._cli._evaluate import baseline_model
+from skmf.datasets import make_ratings, read_ratings
 
 ROW = re.compile(
     r"^(baseline|sgd|als|bayes)\s+(\d+\.\d+) ± (\d+\.\d+)\s+(\d+\.\d+) ± (\d+\.\d+)"
@@ -196,10 +197,10 @@ def test_separator_and_header_detection(tmp_path, ratings, sep, header, name):
         lines.insert(0, sep.join(ratings.columns))
     path.write_text("\n".join(lines) + "\n")
     result = read_ratings(path)
-    np.testing.assert_array_equal(result.X, ratings[["user", "item"]].to_numpy())
-    np.testing.assert_array_equal(result.y, ratings["rating"].to_numpy())
-    assert f"{name}-separated" in result.source
-    assert ("header line" if header else "no header") in result.source
+    np.testing.assert_array_equal(result.data, ratings[["user", "item"]].to_numpy())
+    np.testing.assert_array_equal(result.target, ratings["rating"].to_numpy())
+    assert f"{name}-separated" in result.DESCR
+    assert ("header line" if header else "no header") in result.DESCR
 
 
 def test_string_ids_header_names_and_compression(tmp_path, ratings):
@@ -215,20 +216,20 @@ def test_string_ids_header_names_and_compression(tmp_path, ratings):
     with gzip.open(path, "wt") as file:
         frame.to_csv(file, index=False, lineterminator="\r\n")
     result = read_ratings(path)
-    assert "header line" in result.source
-    assert result.X[0].tolist() == [frame["userId"][0], frame["movieId"][0]]
-    np.testing.assert_array_equal(result.y, ratings["rating"].to_numpy())
+    assert "header line" in result.DESCR
+    assert result.data[0].tolist() == [frame["userId"][0], frame["movieId"][0]]
+    np.testing.assert_array_equal(result.target, ratings["rating"].to_numpy())
 
 
 def test_forced_header_options(tmp_path, ratings):
     path = tmp_path / "ratings.tsv"
     ratings.to_csv(path, sep="\t", index=False, header=False)
-    assert read_ratings(path, header=True).y.shape[0] == len(ratings) - 1
-    with pytest.raises(UsageError, match="holds no column names"):
+    assert read_ratings(path, header=True).target.shape[0] == len(ratings) - 1
+    with pytest.raises(ValueError, match="holds no column names"):
         read_ratings(path, rating_col="rating")
-    with pytest.raises(UsageError, match="only 1 column.*--sep"):
+    with pytest.raises(ValueError, match="only 1 column.*--sep"):
         read_ratings(path, sep=",", header=False)
-    assert read_ratings(path, sep="tab").y.shape[0] == len(ratings)
+    assert read_ratings(path, sep="tab").target.shape[0] == len(ratings)
 
 
 @pytest.mark.parametrize(
@@ -244,5 +245,5 @@ def test_forced_header_options(tmp_path, ratings):
 def test_unreadable_files(tmp_path, content, message):
     path = tmp_path / "ratings.csv"
     path.write_text(content)
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ValueError, match=message):
         read_ratings(path)

@@ -9,7 +9,8 @@ import pytest
 from sklearn.model_selection import KFold, cross_val_score
 
 from skmf import MatrixFactorization, _persistence
-from skmf.__main__ import main
+from skmf._cli import main
+from skmf._persistence import load_model, save_model
 
 from .test_cli import run
 
@@ -41,7 +42,7 @@ def read_back(path):
 
 @pytest.fixture(scope="module")
 def model_path(ratings_csv, tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "model.joblib"
+    path = tmp_path_factory.mktemp("models") / "model.skmf"
     code = main(["fit", str(ratings_csv), "-o", str(path), "--n-components", "4"])
     assert code == 0
     return path
@@ -51,7 +52,7 @@ def model_path(ratings_csv, tmp_path_factory):
 
 
 def test_fit_saves_the_model_the_options_describe(ratings_csv, tmp_path):
-    output = tmp_path / "als.joblib"
+    output = tmp_path / "als.skmf"
     result = run(
         "fit",
         ratings_csv,
@@ -68,7 +69,7 @@ def test_fit_saves_the_model_the_options_describe(ratings_csv, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"saved to {output}" in result.stdout
     assert "6,000 ratings, 300 users, 150 items" in result.stdout
-    model = joblib.load(output)
+    model = load_model(output)
     expected = MatrixFactorization(
         n_components=3, solver="als", alpha=0.05, max_iter=3, n_jobs=1, random_state=0
     )
@@ -83,14 +84,14 @@ def test_fit_saves_the_model_the_options_describe(ratings_csv, tmp_path):
 
 
 def test_fit_verbose_shows_epochs_and_early_stopping(ratings_csv, tmp_path, capsys):
-    output = tmp_path / "m.joblib"
+    output = tmp_path / "m.skmf"
     argv = ["fit", str(ratings_csv), "-o", str(output), "-v", "--early-stopping"]
     assert main([*argv, "--learning-rate", "0.01", *FAST]) == 0
     out, err = capsys.readouterr()
     assert "Epoch 1/3: loss" in out and "Epoch 3/3" in out and "ETA" in out
     assert "skmf fit: warning: MatrixFactorization stopped at max_iter=3" in err
     assert "best validation RMSE" in out
-    model = joblib.load(output)
+    model = load_model(output)
     assert model.early_stopping and model.learning_rate == 0.01
     assert model.verbose == 1  # kept: set verbose=0 before refitting quietly
 
@@ -100,25 +101,25 @@ def test_fit_reads_parquet(ratings_csv, tmp_path, capsys):
     frame = pd.read_csv(ratings_csv).rename(columns={"rating": "stars"})
     frame.insert(0, "when", 0)
     frame.to_parquet(tmp_path / "ratings.parquet")
-    output = tmp_path / "m.joblib"
+    output = tmp_path / "m.skmf"
     argv = ["fit", str(tmp_path / "ratings.parquet"), "-o", str(output)]
     assert main([*argv, "--rating-col", "stars", *FAST]) == 0
     out = capsys.readouterr().out
     assert "Parquet; columns user='userId', item='movieId', rating='stars'" in out
-    assert joblib.load(output).users_.shape == (300,)
+    assert load_model(output).users_.shape == (300,)
 
 
 def test_fit_errors(ratings_csv, tmp_path, capsys):
-    output = str(tmp_path / "m.joblib")
+    output = str(tmp_path / "m.skmf")
     assert main(["fit", str(tmp_path / "none.csv"), "-o", output]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["fit", str(ratings_csv), "-o", str(tmp_path / "no/m.joblib")]) == 2
+    assert main(["fit", str(ratings_csv), "-o", str(tmp_path / "no/m.skmf")]) == 2
     assert "no folder" in capsys.readouterr().err
     # Diverging SGD: the command ran and failed, so 1; nothing is saved.
     argv = ["fit", str(ratings_csv), "-o", output, "--learning-rate", "50"]
     assert main([*argv, *FAST]) == 1
     assert "diverged" in capsys.readouterr().err
-    assert not (tmp_path / "m.joblib").exists()
+    assert not (tmp_path / "m.skmf").exists()
     for bad in (["--alpha", "-1"], ["--learning-rate", "0"], ["--solver", "x"], []):
         with pytest.raises(SystemExit) as info:
             main(["fit", str(ratings_csv), *bad, *(["-o", output] if bad else [])])
@@ -129,9 +130,9 @@ def test_fit_errors(ratings_csv, tmp_path, capsys):
 
 
 def test_fit_on_generated_data(tmp_path):
-    output = tmp_path / "m.joblib"
+    output = tmp_path / "m.skmf"
     assert main(["fit", "-o", str(output), "--n-components", "2", *FAST]) == 0
-    assert joblib.load(output).n_components == 2
+    assert load_model(output).n_components == 2
 
 
 # recommend
@@ -143,7 +144,7 @@ def test_recommend_prints_the_models_top_n(model_path, ratings_csv):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(pd.io.common.StringIO(result.stdout), sep="\t")
     assert list(table.columns) == ["user", "rank", "item", "score"]
-    model = joblib.load(model_path)
+    model = load_model(model_path)
     items, scores = model.recommend([0, 7], n=4)
     np.testing.assert_array_equal(table["item"].to_numpy(), items.ravel())
     np.testing.assert_allclose(table["score"], scores.ravel(), atol=1e-4)
@@ -168,20 +169,22 @@ def test_recommend_include_seen_and_unknown_users(model_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 151
 
 
-def test_recommend_errors(model_path, tmp_path, capsys, monkeypatch):
-    assert main(["recommend", str(tmp_path / "none.joblib"), "1"]) == 2
+def test_recommend_errors(model_path, ratings_csv, tmp_path, capsys, monkeypatch):
+    assert main(["recommend", str(tmp_path / "none.skmf"), "1"]) == 2
     assert "no such file" in capsys.readouterr().err
-    (tmp_path / "junk.joblib").write_text("not a model")
-    assert main(["recommend", str(tmp_path / "junk.joblib"), "1"]) == 2
-    assert "cannot load a model" in capsys.readouterr().err
+    (tmp_path / "junk.skmf").write_bytes(b"\x00\x01not a model")
+    assert main(["recommend", str(tmp_path / "junk.skmf"), "1"]) == 2
+    assert "not an skmf model file" in capsys.readouterr().err
+    assert main(["recommend", str(ratings_csv), "1"]) == 2  # a ratings file
+    assert "a ratings file?" in capsys.readouterr().err
     joblib.dump({"a": 1}, tmp_path / "dict.joblib")
     assert main(["recommend", str(tmp_path / "dict.joblib"), "1"]) == 2
-    assert "does not hold a fitted skmf model" in capsys.readouterr().err
-    model = joblib.load(model_path)
+    assert "it is a pickle" in capsys.readouterr().err
+    model = load_model(model_path)
     with monkeypatch.context() as patch:  # saved by an incompatible skmf
         patch.setattr(_persistence, "PICKLE_FORMAT", _persistence.PICKLE_FORMAT + 1)
-        joblib.dump(model, tmp_path / "future.joblib")
-    assert main(["recommend", str(tmp_path / "future.joblib"), "1"]) == 2
+        save_model(model, tmp_path / "future.skmf")
+    assert main(["recommend", str(tmp_path / "future.skmf"), "1"]) == 2
     assert "which skmf" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         main(["recommend", str(model_path)])  # no user
@@ -192,7 +195,7 @@ def test_recommend_errors(model_path, tmp_path, capsys, monkeypatch):
 
 
 def test_tune_table_matches_cross_validation(ratings_csv, tmp_path, capsys):
-    output = tmp_path / "best.joblib"
+    output = tmp_path / "best.skmf"
     argv = ["tune", str(ratings_csv), "--n-components", "3,2", "--alpha", "0.05"]
     argv += ["--learning-rate", "0.01", "--folds", "2", "-o", str(output), *FAST]
     assert main(argv) == 0
@@ -216,7 +219,7 @@ def test_tune_table_matches_cross_validation(ratings_csv, tmp_path, capsys):
         assert float(rmse) == pytest.approx(-scores.mean(), abs=1e-4)
     best_k = int(rows[0][1])
     assert f"best: n_components={best_k}, alpha=0.05, learning_rate=0.01" in out
-    assert joblib.load(output).n_components == best_k
+    assert load_model(output).n_components == best_k
 
 
 def test_tune_reports_failed_combinations(ratings_csv, capsys):
@@ -235,7 +238,7 @@ def test_tune_argument_errors(ratings_csv, capsys):
     assert main([*argv, "--learning-rate", "0.01"]) == 2
     assert "ALS has no step size" in capsys.readouterr().err
     assert main([*argv, "--alpha", "0,0.1"]) == 2
-    assert "above 0" in capsys.readouterr().err
+    assert "needs alpha > 0" in capsys.readouterr().err  # the estimator's words
     with pytest.raises(SystemExit):
         main(["tune", str(ratings_csv), "--n-components", "2,x"])
     assert "not an integer: 'x'" in capsys.readouterr().err

@@ -6,8 +6,11 @@ function that fails the test, in every test of this module.
 
 import dataclasses
 import hashlib
+import http.server
 import io
 import os
+import threading
+import time
 import zipfile
 from urllib.error import HTTPError, URLError
 
@@ -92,6 +95,15 @@ def zip_bytes(variant):
     return buffer.getvalue()
 
 
+def zip_bytes_compressed(variant):
+    folder = _movielens._RELEASES[variant].folders[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in RELEASES[variant][1].items():
+            archive.writestr(f"{folder}/{name}", content * 50)
+    return buffer.getvalue()
+
+
 def put_archive(data_home, variant):
     path = data_home / _movielens._RELEASES[variant].filename
     path.write_bytes(zip_bytes(variant))
@@ -118,6 +130,17 @@ class FakeResponse(io.BytesIO):
         if self.fail_after is not None and self.tell() >= self.fail_after:
             raise ConnectionResetError("connection reset by peer")
         return super().read(size if self.fail_after is None else 4)
+
+
+@pytest.fixture(autouse=True)
+def fixture_checksums(monkeypatch):
+    """The checksums of the fixture archives, as if GroupLens served them."""
+    for variant, release in list(_movielens._RELEASES.items()):
+        checked = dataclasses.replace(
+            release, sha256=hashlib.sha256(zip_bytes(variant)).hexdigest()
+        )
+        monkeypatch.setitem(_movielens._RELEASES, variant, checked)
+    monkeypatch.setattr(_base, "_VERIFIED", set(), raising=False)
 
 
 @pytest.fixture
@@ -345,14 +368,68 @@ def test_offline_without_the_data_says_what_to_do(tmp_path, no_network):
 
 def test_corrupt_archive_in_data_home(tmp_path, no_network):
     (tmp_path / "ml-25m.zip").write_bytes(b"<html>not found</html>")
-    with pytest.raises(OSError, match="not a readable zip archive.*Delete it"):
+    with pytest.raises(OSError, match="is not the archive it should be.*Delete it"):
         fetch_movielens("25m", data_home=tmp_path)
 
 
 def test_wrong_archive_in_data_home(tmp_path, no_network):
+    # The right name, other content: refused for its checksum, not read.
     (tmp_path / "ml-1m.zip").write_bytes(zip_bytes("latest-small"))
-    with pytest.raises(OSError, match="has no file named ratings.dat"):
+    with pytest.raises(OSError, match="ml-1m.zip is not the archive") as info:
         fetch_movielens("1m", data_home=tmp_path)
+    assert "clear_data_home" in str(info.value)
+
+
+def test_a_cached_archive_is_checked_once_per_process(
+    tmp_path, no_network, monkeypatch
+):
+    put_archive(tmp_path, "100k")
+    calls = []
+    sha256 = _base._sha256
+    monkeypatch.setattr(
+        _base, "_sha256", lambda path: calls.append(path) or sha256(path)
+    )
+    fetch_movielens("100k", data_home=tmp_path)
+    fetch_movielens("100k", data_home=tmp_path)
+    assert len(calls) == 1
+    # Changed since: checked again, and refused.
+    archive = tmp_path / "ml-100k.zip"
+    archive.write_bytes(zip_bytes("100k").replace(b"Kolya", b"Kolyb"))
+    with pytest.raises(OSError, match="not the archive"):
+        fetch_movielens("100k", data_home=tmp_path)
+
+
+def test_a_damaged_member_names_the_file(tmp_path, no_network, monkeypatch):
+    data = bytearray(zip_bytes_compressed("1m"))
+    start = data.index(b"ratings.dat") + len(b"ratings.dat") + 4
+    for j in range(start, start + 20):
+        data[j] ^= 0xFF
+    archive = tmp_path / "ml-1m.zip"
+    archive.write_bytes(bytes(data))
+    release = dataclasses.replace(
+        _movielens._RELEASES["1m"], sha256=hashlib.sha256(data).hexdigest()
+    )
+    monkeypatch.setitem(_movielens._RELEASES, "1m", release)
+    with pytest.raises(ValueError, match=r"ratings.dat in .*ml-1m.zip is damaged"):
+        fetch_movielens("1m", data_home=tmp_path)
+
+
+def test_a_zip_bomb_member_is_not_expanded(tmp_path, no_network, monkeypatch):
+    folder = _movielens._RELEASES["100k"].folders[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in RELEASES["100k"][1].items():
+            if name != "u.data":
+                archive.writestr(f"{folder}/{name}", content)
+        archive.writestr(f"{folder}/u.data", b"\0" * (50 << 20))  # 50 MB of zeros
+    data = buffer.getvalue()
+    (tmp_path / "ml-100k.zip").write_bytes(data)
+    release = dataclasses.replace(
+        _movielens._RELEASES["100k"], sha256=hashlib.sha256(data).hexdigest()
+    )
+    monkeypatch.setitem(_movielens._RELEASES, "100k", release)
+    with pytest.raises(ValueError, match="u.data in .* would expand to 52,428,800"):
+        fetch_movielens("100k", data_home=tmp_path)
 
 
 def test_unexpected_csv_columns(tmp_path, no_network):
@@ -387,3 +464,78 @@ def test_real_movielens_100k(ml100k_dir, no_network):
     assert set(frame["rating"]) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert bunch.movies.shape[0] == 1682
     assert bunch.movies.loc[50, "title"] == "Star Wars (1977)"
+
+
+# A real HTTP server on 127.0.0.1: the download's deadline and size bound.
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    body = b""
+    length = None  # the Content-Length sent; None sends none
+    pause = 0.0  # seconds between two chunks of 16 bytes
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.length is not None:
+            self.send_header("Content-Length", str(self.length))
+        self.end_headers()
+        try:
+            for start in range(0, len(self.body), 16):
+                self.wfile.write(self.body[start : start + 16])
+                self.wfile.flush()
+                time.sleep(self.pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    servers = []
+
+    def serve(body, length, pause):
+        handler = type("Handler", (_Handler,), {"body": body, "length": length,
+                                                 "pause": pause})  # fmt: skip
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/ml-100k.zip"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_trickling_server_meets_the_deadline(tmp_path, local_server, monkeypatch):
+    content = zip_bytes("100k")
+    url = local_server(content, len(content), pause=0.05)  # 320 bytes/s
+    monkeypatch.setattr(_base, "_GRACE", 1.0, raising=False)
+    start = time.monotonic()
+    with pytest.raises(OSError, match="too slow") as info:
+        _base.fetch_file(
+            url, tmp_path / "ml-100k.zip", hashlib.sha256(content).hexdigest()
+        )
+    assert time.monotonic() - start < 10  # not the minutes the bytes would take
+    assert str(tmp_path / "ml-100k.zip") in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_server_sending_too_much_is_cut_off(tmp_path, local_server):
+    content = zip_bytes("100k")
+    url = local_server(content * 4, None, pause=0.0)  # no length, 4 times the size
+    with pytest.raises(OSError, match="sent more than"):
+        _base.fetch_file(url, tmp_path / "x.zip", "0" * 64, size=len(content))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_local_download_succeeds(tmp_path, local_server):
+    content = zip_bytes("100k")
+    url = local_server(content, len(content), pause=0.0)
+    path = _base.fetch_file(
+        url, tmp_path / "a.zip", hashlib.sha256(content).hexdigest()
+    )
+    assert path.read_bytes() == content

@@ -9,6 +9,7 @@ would take for the real one.
 """
 
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -29,7 +30,16 @@ _N_ATTEMPTS = 3
 _RETRY_DELAY = 2.0
 # Seconds between two updates of the progress line.
 _PROGRESS_INTERVAL = 0.5
+# Seconds a single read from the network may wait.
 _TIMEOUT = 60
+# A whole download must average at least _MIN_RATE bytes per second after
+# _GRACE seconds, so that a server trickling bytes cannot hold a fetch for long.
+_GRACE = 60.0
+_MIN_RATE = 50_000
+# Bytes assumed when the server sends no length and the caller knows none.
+_UNKNOWN_SIZE = 300_000_000
+# Cached files already checked by this process: (path, size, mtime, inode).
+_VERIFIED = set()
 
 
 def get_data_home(data_home=None):
@@ -152,20 +162,55 @@ class _Progress:
             )
 
 
-def _download_once(url, path, sha256):
+def _deadline_error(url, path, done, seconds):
+    return OSError(
+        f"The download of {url} was too slow: {_megabytes(done)} in {seconds:.0f} "
+        f"s, below {_megabytes(_MIN_RATE)}/s. Nothing was kept. Try again later, "
+        f"or download it by hand and save it as {path}."
+    )
+
+
+def _download_once(url, path, sha256, size=None):
     """One attempt: stream ``url`` to a temporary file, check it, rename it."""
     temporary = tempfile.NamedTemporaryFile(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
     )
     digest = hashlib.sha256()
     progress = None
+    start = time.monotonic()
     try:
         with temporary, urlopen(url, timeout=_TIMEOUT) as response:
             length = (
                 response.headers.get("Content-Length") if response.headers else None
             )
-            progress = _Progress(path.name, int(length) if length else None)
-            for block in iter(lambda: response.read(_CHUNK), b""):
+            length = int(length) if length and length.isdecimal() else None
+            expected = length or size or _UNKNOWN_SIZE
+            deadline = start + _GRACE + expected / _MIN_RATE
+            # No more than announced (or twice the known size): a server that
+            # never stops must not fill the disk.
+            limit = length if length is not None else 2 * expected
+            progress = _Progress(path.name, length)
+            # read1 returns what one read from the socket gives, so that the
+            # deadline is checked between reads even when bytes trickle in.
+            read = (
+                response.read1
+                if isinstance(response, http.client.HTTPResponse)
+                else response.read
+            )
+            while True:
+                block = read(_CHUNK)
+                if not block:
+                    break
+                if time.monotonic() > deadline:
+                    raise _deadline_error(
+                        url, path, progress.done, time.monotonic() - start
+                    )
+                if progress.done + len(block) > limit:
+                    raise OSError(
+                        f"{url} sent more than the {_megabytes(limit)} expected; "
+                        "nothing was kept. Download it by hand, check it and "
+                        f"save it as {path}."
+                    )
                 temporary.write(block)
                 digest.update(block)
                 progress.update(len(block))
@@ -184,9 +229,45 @@ def _download_once(url, path, sha256):
             progress.close(ok=False)
         raise
     progress.close(ok=True)
+    _VERIFIED.add(_identity(path))
 
 
-def fetch_file(url, path, sha256):
+def _identity(path):
+    info = os.stat(path)
+    return (str(Path(path).resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def verify_file(path, sha256, url):
+    """Check a cached file against its SHA-256, once per process per version.
+
+    A file found in the cache is not trusted for its name: a partial copy,
+    another release saved under the same name or a damaged disk would
+    otherwise be read as the real data. The check is repeated whenever the
+    file changes (its size, modification time or inode).
+
+    Raises
+    ------
+    OSError
+        When the file's SHA-256 is not ``sha256``: the message names the file
+        and says what to do.
+    """
+    path = Path(path)
+    identity = _identity(path)
+    if identity in _VERIFIED:
+        return path
+    found = _sha256(path)
+    if found != sha256:
+        raise OSError(
+            f"{path} is not the archive it should be: its SHA-256 is {found}, not "
+            f"{sha256}. It may be a partial or damaged copy, or another file saved "
+            "under its name. Delete it (or call skmf.datasets.clear_data_home() to "
+            f"empty the whole cache) and fetch it again, or replace it with {url}."
+        )
+    _VERIFIED.add(identity)
+    return path
+
+
+def fetch_file(url, path, sha256, size=None):
     """Download ``url`` to ``path`` unless absent; check its SHA-256.
 
     Network errors are retried a few times. Whatever goes wrong, nothing is
@@ -201,6 +282,10 @@ def fetch_file(url, path, sha256):
         Where to save the file; its folder must exist.
     sha256 : str
         Expected SHA-256 of the file, in lowercase hexadecimal.
+    size : int, default=None
+        Expected size in bytes, used for the deadline when the server does
+        not send one: a download must average 50 kB/s after its first
+        minute, and may not exceed twice this size.
 
     Returns
     -------
@@ -210,7 +295,7 @@ def fetch_file(url, path, sha256):
     path = Path(path)
     for attempt in range(1, _N_ATTEMPTS + 1):
         try:
-            _download_once(url, path, sha256)
+            _download_once(url, path, sha256, size)
         except (URLError, TimeoutError, ConnectionError) as exc:
             client_error = isinstance(exc, HTTPError) and exc.code < 500
             if client_error or attempt == _N_ATTEMPTS:

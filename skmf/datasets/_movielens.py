@@ -10,6 +10,7 @@ import io
 import os
 import textwrap
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,14 @@ import pandas as pd
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ._base import fetch_file, get_data_home
+from ._base import fetch_file, get_data_home, verify_file
+
+# The largest member read from an archive, and the largest ratio of its size
+# to its compressed size: the biggest ratings file of any release (25M's
+# ratings.csv) is 678 MB and compresses about 4 to 1, while a "zip bomb"
+# expands a few kilobytes into gigabytes.
+_MAX_MEMBER_BYTES = 2 << 30
+_MAX_RATIO = 100
 
 _COLUMNS = ["user", "item", "rating", "timestamp"]
 _DTYPES = {"user": "int64", "item": "int64", "rating": "float64", "timestamp": "int64"}
@@ -193,13 +201,39 @@ class _Source:
                 f"{self.path} has no file named {member}: it is not the archive "
                 f"{self.release.url}. Delete it and call fetch_movielens again."
             )
-        return self._zip.open(min(names, key=len))
+        info = self._zip.getinfo(min(names, key=len))
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _MAX_MEMBER_BYTES or ratio > _MAX_RATIO:
+            raise ValueError(
+                f"{info.filename} in {self.path} would expand to "
+                f"{info.file_size:,} bytes ({ratio:.0f} times its compressed "
+                "size): it is not a MovieLens file. Delete the archive and call "
+                "fetch_movielens again."
+            )
+        return self._zip.open(info)
+
+    def damaged(self, member, exc):
+        return ValueError(
+            f"{member} in {self.path} is damaged ({exc}). Delete {self.path} (or "
+            "call skmf.datasets.clear_data_home()) and call fetch_movielens "
+            f"again, or replace it with {self.release.url}."
+        )
+
+    def read(self, member):
+        """The bytes of a member, with the member named in any error."""
+        with self.open(member) as file:
+            try:
+                return file.read()
+            except (zlib.error, zipfile.BadZipFile, EOFError) as exc:
+                raise self.damaged(member, exc) from None
 
     def read_csv(self, member, **kwargs):
         """pandas.read_csv of a member, with the member named in any error."""
         with self.open(member) as file:
             try:
                 return pd.read_csv(file, **kwargs)
+            except (zlib.error, zipfile.BadZipFile, EOFError) as exc:
+                raise self.damaged(member, exc) from None
             except (ValueError, pd.errors.ParserError) as exc:
                 raise ValueError(
                     f"Cannot parse {member} in {self.path}: {exc}"
@@ -222,8 +256,7 @@ def _read_ratings(source, release):
             return frame.astype(_DTYPES)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"Cannot parse {member} in {source.path}: {exc}") from exc
-    with source.open(member) as file:
-        data = file.read()
+    data = source.read(member)
     if release.format == "dat":
         # pandas' fast parser takes one-character separators only.
         data = data.replace(b"::", b"\t")
@@ -247,13 +280,11 @@ def _read_movies(source, release):
         )
         movies = movies.rename(columns={"movieId": "item"})[["item", "title", "genres"]]
     else:
-        with source.open(release.movies) as file:
-            lines = _decode(file.read(), release.encoding).splitlines()
+        lines = _decode(source.read(release.movies), release.encoding).splitlines()
         if release.format == "100k":
             # u.item: id|title|release date|video release date|IMDb URL|19 flags
             # in the order of u.genre's "name|position" lines.
-            with source.open("u.genre") as file:
-                genre_lines = _decode(file.read(), release.encoding).splitlines()
+            genre_lines = _decode(source.read("u.genre"), release.encoding).splitlines()
             genres = dict(
                 reversed(line.rsplit("|", 1)) for line in genre_lines if line.strip()
             )
@@ -337,9 +368,11 @@ def fetch_movielens(
     (e.g. ``ml-100k.zip``) or as the folder extracted from it (e.g.
     ``ml-100k/``); only when neither is there is it downloaded, with progress
     shown on stderr, checked against its SHA-256 and saved there as the zip.
-    Files already in ``data_home`` are read as they are, without touching the
-    network, so that a machine without network access can be given the
-    archive by hand.
+    Files already in ``data_home`` are read without touching the network, so
+    that a machine without network access can be given the archive by hand.
+    A zip found there is checked against its SHA-256 on its first use in each
+    process (and again whenever it changes); an extracted folder is read as
+    it is, since no checksum of its files is published.
 
     ============  ==========  =======  =======  ========  ========
     variant       ratings     users    movies   scale     archive
@@ -413,8 +446,12 @@ def fetch_movielens(
         When the release is not in ``data_home`` and ``download_if_missing``
         is False.
     OSError
-        When the download fails or does not match its checksum (nothing is
-        left behind), or a file in ``data_home`` is not a readable archive.
+        When the download fails, is too slow or does not match its checksum
+        (nothing is left behind), or the archive in ``data_home`` does not
+        match its checksum (the message says which file to delete).
+    ValueError
+        When a member of the archive is damaged or too large, or a file does
+        not have the release's format; the message names the file.
 
     See Also
     --------
@@ -454,6 +491,8 @@ def fetch_movielens(
                 f"{release.url} as {archive}."
             )
         path = fetch_file(release.url, archive, release.sha256)
+    elif path.is_file():
+        verify_file(path, release.sha256, release.url)
     with _Source(path, release) as source:
         frame = _read_ratings(source, release)
         movies = _read_movies(source, release)
