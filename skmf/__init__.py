@@ -3,6 +3,7 @@
 from ._bayes import BayesianMatrixFactorization
 from ._implicit import ImplicitMatrixFactorization
 from ._mf import MatrixFactorization
+from ._persistence import IncompatibleVersionError, load_model, save_model
 from ._recommend import RecommenderMixin
 
 __version__ = "0.1.0.dev0"
@@ -10,7 +11,10 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BayesianMatrixFactorization",
     "ImplicitMatrixFactorization",
+    "IncompatibleVersionError",
     "MatrixFactorization",
     "RecommenderMixin",
     "__version__",
+    "load_model",
+    "save_model",
 ]

@@ -210,10 +210,10 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         del pairs, y
         if validation is not None:
             validation = self._encode_validation(validation)
-        self._stopping = self._stopping_rule(validation)
+        stopping = self._stopping_rule(validation)
         model = self._initial_model(rng, ratings)
         solver = self._make_solver(ratings, model, rng)
-        model = self._train(solver, model, ratings)
+        model = self._train(solver, model, ratings, stopping)
         self._set_fitted_model(model)
         self.fit_time_ = time.perf_counter() - start
         return self
@@ -273,9 +273,12 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         """The start of the divergence message, e.g. "ALS diverged"."""
         return f"{str(self.solver).upper()} diverged"
 
-    def _train(self, solver, model, ratings):
-        """The one training loop of every factor model; returns the model to keep."""
-        stopping = self._stopping
+    def _train(self, solver, model, ratings, stopping=None):
+        """The one training loop of every factor model; returns the model to keep.
+
+        ``stopping`` is a :class:`_StoppingRule`, or None to run ``max_iter``
+        steps.
+        """
         validation = None if stopping is None else stopping.validation
         bound = self._loss_bound(ratings)
         self.loss_curve_ = []

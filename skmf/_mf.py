@@ -431,9 +431,9 @@ class MatrixFactorization(_ExplicitFactorModel):
         residual = np.abs(values) if self.loss == "absolute_error" else values**2
         return 1e4 * (float(np.average(residual, weights=weights)) + 1)
 
-    def _train(self, solver, model, ratings):
+    def _train(self, solver, model, ratings, stopping=None):
         try:
-            return super()._train(solver, model, ratings)
+            return super()._train(solver, model, ratings, stopping)
         finally:
             del self._n_per_user, self._n_per_item, self._total_weight
 

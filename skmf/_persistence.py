@@ -98,9 +98,12 @@ TRUSTED_ESTIMATORS = (
 # Dataclasses an estimator may hold as a fitted attribute, by dotted name:
 # loading builds them field by field, without calling any of their code.
 TRUSTED_DATACLASSES = (
-    "skmf._mf._Params",
-    "skmf._implicit._Params",
+    "skmf._solvers.sgd.SGDParams",
+    "skmf._solvers.als.ALSParams",
+    "skmf._solvers.gibbs.GibbsParams",
     "skmf._solvers.gibbs.HyperPrior",
+    "skmf._solvers.implicit_als.ImplicitALSParams",
+    "skmf._implicit._Confidence",
 )
 # The layout of the file, raised when it changes.
 FILE_FORMAT = 1

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._compat import StrOptions, validate_params
 from ._base import fetch_file, get_data_home, verify_file
 
 # The largest member read from an archive, and the largest ratio of its size

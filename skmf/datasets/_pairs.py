@@ -9,9 +9,9 @@ with one row per user and one column per item. :func:`sparse_from_pairs` and
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import check_array, column_or_1d
 
+from .._compat import StrOptions, validate_params
 from .._encoding import fit_ids
 
 _DUPLICATES = ("error", "sum", "mean", "last")

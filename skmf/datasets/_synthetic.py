@@ -28,7 +28,8 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+
+from .._compat import Interval, validate_params
 
 # Expected draws per block of users of the Poisson sampler.
 _BLOCK_DRAWS = 2**22
