@@ -284,3 +284,37 @@ def test_hasattr_tells_what_a_model_can_do():
         explicit = not isinstance(estimator, ImplicitMatrixFactorization)
         assert hasattr(estimator, "predict") == explicit
         assert hasattr(estimator, "recommend") and hasattr(estimator, "similar_items")
+
+
+@pytest.mark.parametrize("estimator", estimators(), ids=ids_of)
+def test_a_fitted_model_serves_many_threads_at_once(estimator):
+    """predict, recommend and similar_items read only the fitted state."""
+    X, y = low_rank_ratings(n_users=200, n_items=100, density=0.3)
+    estimator.fit(X, np.abs(y))
+    users = np.unique(X[:, 0])
+
+    def answers():
+        out = [estimator.recommend(users, n=5)[0], estimator.similar_items(3, n=4)[0]]
+        if hasattr(estimator, "predict"):
+            out.append(estimator.predict(X))
+        return out
+
+    expected = answers()
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                results.append(answers())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for result in results:
+        for got, want in zip(result, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
