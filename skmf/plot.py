@@ -8,6 +8,8 @@ draw: ``pip install matplotlib``.
 """
 
 import numbers
+import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -59,6 +61,20 @@ def _same(a, b):
 
 def _position(values, value):
     return next(i for i, other in enumerate(values) if _same(value, other))
+
+
+def _searched_parameters(search):
+    """The parameters in ``cv_results_``, in the order of the search's grid."""
+    found = [key[len("param_") :] for key in search.cv_results_ if
+             key.startswith("param_")]  # fmt: skip
+    grid = getattr(search, "param_grid", getattr(search, "param_distributions", None))
+    grids = [grid] if isinstance(grid, Mapping) else grid
+    order = []
+    if isinstance(grids, Sequence):
+        for one in grids:
+            if isinstance(one, Mapping):
+                order += [name for name in one if name in found and name not in order]
+    return order + [name for name in found if name not in order]
 
 
 def _text_colors(image, values):
@@ -349,8 +365,9 @@ class GridSearchHeatmapDisplay:
     ...     {"n_components": [2, 5, 10], "alpha": [0.03, 0.1]},
     ...     scoring="neg_root_mean_squared_error", cv=2,
     ... ).fit(X, y)
-    >>> display = GridSearchHeatmapDisplay.from_search(
-    ...     search, x="n_components", y="alpha")
+    >>> display = GridSearchHeatmapDisplay.from_search(search)
+    >>> display.x_name, display.y_name
+    ('n_components', 'alpha')
     >>> display.text_.shape, display.colorbar_.ax.get_ylabel()
     ((2, 3), 'RMSE')
     >>> row, column = display.best_index_
@@ -500,13 +517,61 @@ class GridSearchHeatmapDisplay:
             )
         return f"mean_test_{score}", score
 
+    @staticmethod
+    def _axes_of(search, x, y, fixed):
+        """``(x, y)``: the axes given, or the parameters the search varies."""
+        results = search.cv_results_
+        names = _searched_parameters(search)
+        for name in (x, y, *fixed):
+            if name is not None and name not in names:
+                raise ValueError(
+                    f"{name!r} is not a parameter of the search; its parameters "
+                    f"are {sorted(names)}."
+                )
+        if x is not None and x == y:
+            raise ValueError(
+                f"x and y are both {x!r}: a heat map needs two different parameters."
+            )
+        if x is not None and y is not None:
+            return x, y
+        # Only a parameter with several values can make an axis.
+        varying = [
+            name
+            for name in names
+            if name not in (x, y, *fixed)
+            and len(_distinct(np.ma.asarray(results[f"param_{name}"]).compressed())) > 1
+        ]
+        given = [name for name in (x, y) if name is not None]
+        missing = [axis for axis, name in (("x", x), ("y", y)) if name is None]
+        if len(varying) != len(missing):
+            besides = " besides " + ", ".join(map(repr, [*fixed, *given]))
+            besides = besides if fixed or given else ""
+            how = " and ".join(f"{axis}=" for axis in missing)
+            if len(varying) > len(missing):
+                raise ValueError(
+                    f"The search varies {len(varying)} parameters{besides}, "
+                    f"{varying}: pass {how} to choose the axes (each cell then "
+                    "shows the best score over the others), or fixed= to hold "
+                    "the others at one value."
+                )
+            raise ValueError(
+                f"The search varies {len(varying)} parameter(s){besides}, "
+                f"{varying}, and a heat map needs {len(missing)} more with "
+                f"several values each: pass {how} to name the axes (a parameter "
+                "with one value makes a single row or column)."
+            )
+        chosen = iter(varying)
+        x = next(chosen) if x is None else x
+        y = next(chosen) if y is None else y
+        return x, y
+
     @classmethod
     def from_search(
         cls,
         search,
         *,
-        x,
-        y,
+        x=None,
+        y=None,
         score=None,
         fixed=None,
         ax=None,
@@ -528,9 +593,13 @@ class GridSearchHeatmapDisplay:
         search : fitted GridSearchCV or RandomizedSearchCV
             Any fitted search with ``cv_results_``.
 
-        x, y : str
+        x, y : str, default=None
             The parameters on the horizontal and vertical axes, as named in
-            the parameter grid (e.g. ``"alpha"``, ``"model__alpha"``).
+            the parameter grid (e.g. ``"alpha"``, ``"model__alpha"``). None
+            infers the axis when the search varies exactly two parameters
+            besides ``fixed`` (or one besides ``fixed`` and the other axis):
+            the first in the order of the grid goes on the horizontal axis.
+            With more, name the axes.
 
         score : str, default=None
             With several scorers, the one to show; None means the one named
@@ -550,6 +619,14 @@ class GridSearchHeatmapDisplay:
         -------
         display : GridSearchHeatmapDisplay
             The Display, plotted. Its title names the ``fixed`` values.
+
+        Warns
+        -----
+        UserWarning
+            When the grid is a list of grids and some candidates, of a grid
+            without ``x`` or ``y``, have no place on the axes: they are left
+            out, and the warning says how many. ``fixed`` can select the
+            grids that have both.
         """
         _pyplot(f"{cls.__name__}.from_search")
         check_is_fitted(search, "cv_results_")
@@ -557,20 +634,39 @@ class GridSearchHeatmapDisplay:
         key, scoring = cls._score_of(search, score)
         scores = np.asarray(results[key], dtype=np.float64)
         fixed = dict(fixed or {})
-        searched = sorted(k[len("param_") :] for k in results if k.startswith("param_"))
+        x, y = cls._axes_of(search, x, y, fixed)
         keep = np.ones(scores.shape[0], dtype=bool)
-        for name in (x, y, *fixed):
-            if f"param_{name}" not in results:
-                raise ValueError(
-                    f"{name!r} is not a parameter of the search; its parameters "
-                    f"are {searched}."
-                )
-            keep &= ~np.ma.getmaskarray(results[f"param_{name}"])
         for name, value in fixed.items():
+            keep &= ~np.ma.getmaskarray(results[f"param_{name}"])
             column = np.ma.getdata(results[f"param_{name}"])
             keep &= np.array([_same(other, value) for other in column], dtype=bool)
         if not keep.any():
             raise ValueError(f"No candidate of the search has {fixed}.")
+        placed = keep.copy()
+        for name in (x, y):
+            placed &= ~np.ma.getmaskarray(results[f"param_{name}"])
+        if not placed.any():
+            raise ValueError(
+                f"No candidate of the search{' with ' + str(fixed) if fixed else ''} "
+                f"has both {x!r} and {y!r}: they are parameters of different "
+                "grids of the search. Choose two parameters of the same grid."
+            )
+        left_out = int(keep.sum() - placed.sum())
+        if left_out:
+            absent = [
+                repr(name)
+                for name in (x, y)
+                if np.ma.getmaskarray(results[f"param_{name}"])[keep].any()
+            ]
+            warnings.warn(
+                f"{left_out} of the {keep.sum()} candidates "
+                f"{'has' if left_out == 1 else 'have'} no {' or '.join(absent)} "
+                "(their grid does not search it) and cannot be shown; pass "
+                "fixed= to select the grids that search both axes.",
+                UserWarning,
+                stacklevel=2,
+            )
+        keep = placed
         x_column = np.ma.getdata(results[f"param_{x}"])[keep]
         y_column = np.ma.getdata(results[f"param_{y}"])[keep]
         x_values, y_values = _distinct(x_column), _distinct(y_column)

@@ -287,7 +287,10 @@ def test_heatmap_of_a_list_of_grids_with_failed_fits():
         {"solver": "sgd", "alpha": 1.0, "learning_rate": 0.01},
     ]
     search = _FakeSearch(params, [0.9, 0.5, np.nan, 0.7])
-    display = GridSearchHeatmapDisplay.from_search(search, x="learning_rate", y="alpha")
+    with pytest.warns(UserWarning, match="1 of the 4 candidates has no 'learning_"):
+        display = GridSearchHeatmapDisplay.from_search(
+            search, x="learning_rate", y="alpha"
+        )
     np.testing.assert_array_equal(display.scores, [[0.5, np.nan], [0.7, np.nan]])
     assert display.score_name == "score" and display.greater_is_better
     assert display.best_index_ == (1, 0)
@@ -296,6 +299,100 @@ def test_heatmap_of_a_list_of_grids_with_failed_fits():
     by_solver = GridSearchHeatmapDisplay.from_search(search, x="solver", y="alpha")
     assert by_solver.x_values == ["als", "sgd"]
     np.testing.assert_array_equal(by_solver.scores, [[0.9, 0.5], [np.nan, 0.7]])
+
+
+def test_heatmap_infers_the_two_parameters_of_the_grid(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    # init_std has one value: it is not an axis.
+    grid = {"n_components": [1, 3], "alpha": [0.1, 1.0, 3.0], "init_std": [0.1]}
+    search = GridSearchCV(
+        MatrixFactorization(solver="als", max_iter=2, random_state=0), grid, cv=2
+    ).fit(*ratings)
+    inferred = GridSearchHeatmapDisplay.from_search(search)
+    named = GridSearchHeatmapDisplay.from_search(search, x="n_components", y="alpha")
+    # The first parameter of the grid is on the horizontal axis.
+    assert (inferred.x_name, inferred.y_name) == ("n_components", "alpha")
+    assert inferred.x_values == [1, 3] and inferred.y_values == [0.1, 1.0, 3.0]
+    np.testing.assert_array_equal(inferred.scores, named.scores)
+    assert inferred.ax_.get_xlabel() == "n_components"
+    # One axis given: the other is the one parameter left.
+    flipped = GridSearchHeatmapDisplay.from_search(search, y="n_components")
+    assert (flipped.x_name, flipped.y_name) == ("alpha", "n_components")
+    np.testing.assert_array_equal(flipped.scores, named.scores.T)
+
+
+def test_heatmap_cannot_infer_axes_from_more_or_fewer_parameters(search):
+    # The search fixture varies three parameters.
+    with pytest.raises(
+        ValueError,
+        match=r"varies 3 parameters, \['n_components', 'alpha', 'init_std'\]: "
+        r"pass x= and y= to choose",
+    ):
+        GridSearchHeatmapDisplay.from_search(search)
+    with pytest.raises(
+        ValueError, match=r"varies 2 parameters besides 'alpha', \['n_components', "
+    ):
+        GridSearchHeatmapDisplay.from_search(search, x="alpha")
+    # Holding the third parameter leaves two.
+    held = GridSearchHeatmapDisplay.from_search(search, fixed={"init_std": 0.1})
+    assert (held.x_name, held.y_name) == ("n_components", "alpha")
+    assert held.ax_.get_title() == "init_std=0.1"
+    with pytest.raises(ValueError, match=r"varies 1 parameter\(s\) besides "
+                       r"'init_std', 'n_components', \['alpha'\], and a heat map "
+                       r"needs 2 more"):  # fmt: skip
+        GridSearchHeatmapDisplay.from_search(
+            search, fixed={"init_std": 0.1, "n_components": 4}
+        )
+    with pytest.raises(ValueError, match="x and y are both 'alpha'"):
+        GridSearchHeatmapDisplay.from_search(search, x="alpha", y="alpha")
+    with pytest.raises(ValueError, match=r"'K' is not a parameter.*\['alpha', "):
+        GridSearchHeatmapDisplay.from_search(search, fixed={"K": 1})
+
+
+def test_heatmap_of_a_list_of_grids(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    grids = [
+        {"solver": ["als"], "alpha": [0.1, 1.0]},
+        {"solver": ["sgd"], "alpha": [0.1, 1.0], "learning_rate": [0.01, 0.02]},
+    ]
+    search = GridSearchCV(
+        MatrixFactorization(max_iter=2, random_state=0), grids, cv=2
+    ).fit(*ratings)
+    # Three parameters vary over the two grids: the error names them.
+    with pytest.raises(ValueError, match=r"\['solver', 'alpha', 'learning_rate'\]"):
+        GridSearchHeatmapDisplay.from_search(search)
+    # One grid, chosen with fixed=, varies two: they are the axes, and no
+    # candidate is left out.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sgd = GridSearchHeatmapDisplay.from_search(search, fixed={"solver": "sgd"})
+    assert (sgd.x_name, sgd.y_name) == ("alpha", "learning_rate")
+    expected = np.empty((2, 2))
+    for params, score in zip(
+        search.cv_results_["params"], search.cv_results_["mean_test_score"],
+        strict=True,
+    ):  # fmt: skip
+        if params["solver"] == "sgd":
+            row = [0.01, 0.02].index(params["learning_rate"])
+            expected[row, [0.1, 1.0].index(params["alpha"])] = score
+    np.testing.assert_array_equal(sgd.scores, expected)
+    # Without fixed=, the candidates of the grid without the learning rate
+    # cannot be placed: they are left out, and the warning says so.
+    with pytest.warns(UserWarning, match="2 of the 6 candidates have no 'learning_"):
+        mixed = GridSearchHeatmapDisplay.from_search(
+            search, x="alpha", y="learning_rate"
+        )
+    np.testing.assert_array_equal(mixed.scores, expected)
+
+
+def test_heatmap_axes_from_different_grids():
+    search = _FakeSearch([{"a": 1}, {"a": 2}, {"b": 1}, {"b": 2}], [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="has both 'a' and 'b': they are param"):
+        GridSearchHeatmapDisplay.from_search(search)
 
 
 def test_heatmap_plot_from_data():
