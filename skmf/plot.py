@@ -7,6 +7,7 @@ returns the Display with the matplotlib objects it made (``ax_``,
 draw: ``pip install matplotlib``.
 """
 
+import functools
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
@@ -86,6 +87,160 @@ def _text_colors(image, values):
         luminance = rgba[:, :3] @ np.array([0.299, 0.587, 0.114])
         colors[finite] = np.where(luminance > 0.5, "black", "white")
     return colors
+
+
+@functools.cache
+def _before_draw_class():
+    """An invisible Artist that calls ``callback(renderer)`` as its axes draw.
+
+    Layouts that depend on sizes in pixels (where labels fit, how large cell
+    annotations can be) are only right once the figure has its final size
+    and layout, which ``plot`` does not know: a caller may resize the figure
+    or use a layout engine afterwards. Drawn first (lowest zorder), this
+    artist lays them out again at every draw, from the geometry of that draw.
+    Defined on first use, because matplotlib is optional.
+    """
+    from matplotlib.artist import Artist
+
+    class _BeforeDraw(Artist):
+        def __init__(self, callback):
+            super().__init__()
+            self._callback = callback
+            self.set_zorder(-1e9)
+            self.set_in_layout(False)  # no extent: it draws nothing
+
+        def draw(self, renderer):
+            if self.get_visible():
+                self._callback(renderer)
+            self.stale = False
+
+    return _BeforeDraw
+
+
+def _set_if_changed(artist, **properties):
+    """Set properties that differ; an unchanged artist stays not stale.
+
+    Marking artists stale during a draw would make interactive backends
+    draw again, forever; a layout that has settled changes nothing.
+    """
+    changed = {
+        name: value
+        for name, value in properties.items()
+        if getattr(artist, f"get_{name}")() != value
+    }
+    if changed:
+        artist.set(**changed)
+
+
+def _overlaps(boxes, others):
+    """Whether each of ``boxes`` (k, 4) intersects any of ``others`` (n, 4)."""
+    if others.shape[0] == 0:
+        return np.zeros(boxes.shape[0], dtype=bool)
+    return (
+        (boxes[:, None, 0] < others[None, :, 2])
+        & (others[None, :, 0] < boxes[:, None, 2])
+        & (boxes[:, None, 1] < others[None, :, 3])
+        & (others[None, :, 1] < boxes[:, None, 3])
+    ).any(axis=1)
+
+
+def _text_extent(text, renderer):
+    """The box of a Text alone (without an Annotation's arrow), even if hidden.
+
+    matplotlib measures a hidden text as a unit box; a label hidden at the
+    last draw is measured through a visible copy, which belongs to no figure
+    and so marks nothing stale.
+    """
+    from matplotlib.text import Text
+
+    if not text.get_visible():
+        probe = Text()
+        probe.update_from(text)
+        probe.set(text=text.get_text(), visible=True, figure=text.get_figure())
+        text = probe
+    return Text.get_window_extent(text, renderer)
+
+
+# In points: the clearance around labels and labelled points, and how far a
+# label may go from its point.
+_CLEARANCE = 1.5
+_REACH = 80.0
+
+
+def _place_labels(ax, texts, points, order, marker_size, renderer):
+    """Move each annotation to the nearest spot free of the others.
+
+    A greedy search in display coordinates: in ``order`` (the most important
+    first), each label takes, among boxes on a fine grid around its point,
+    the one nearest the point that stays inside the axes and meets neither a
+    label placed before nor a labelled point. A label away from its point
+    gets a leader line; a label with no free spot within reach is hidden.
+    """
+    frame = ax.get_window_extent(renderer)
+    pixels = renderer.points_to_pixels(1.0)
+    clearance, reach = _CLEARANCE * pixels, _REACH * pixels
+    xy = ax.transData.transform(points)
+    radius = np.sqrt(marker_size) / 2 * pixels
+    markers = np.column_stack(
+        [xy - (radius + clearance)[:, None], xy + (radius + clearance)[:, None]]
+    )
+    inside = (
+        (xy[:, 0] >= frame.x0)
+        & (xy[:, 0] <= frame.x1)
+        & (xy[:, 1] >= frame.y0)
+        & (xy[:, 1] <= frame.y1)
+    )
+    placed = np.empty((0, 4))
+    for i in order:
+        text = texts[i]
+        if not inside[i]:
+            continue  # matplotlib clips an annotation of a point out of view
+        # The text alone, without its leader line, with room around it.
+        extent = _text_extent(text, renderer)
+        width = extent.width + 2 * clearance
+        height = extent.height + 2 * clearance
+        # Lower-left corners of the candidate boxes, relative to the point.
+        left, bottom = np.meshgrid(
+            np.arange(-width - reach, reach, 2 * pixels),
+            np.arange(-height - reach, reach, 1.5 * pixels),
+        )
+        left, bottom = left.ravel(), bottom.ravel()
+        boxes = np.column_stack(
+            [left, bottom, left + width, bottom + height]
+        ) + np.tile(xy[i], 2)
+        gap = np.hypot(
+            np.maximum(0, np.maximum(left, -left - width)),
+            np.maximum(0, np.maximum(bottom, -bottom - height)),
+        )
+        free = (
+            (gap <= reach)
+            & (boxes[:, 0] >= frame.x0)
+            & (boxes[:, 2] <= frame.x1)
+            & (boxes[:, 1] >= frame.y0)
+            & (boxes[:, 3] <= frame.y1)
+            & ~_overlaps(boxes, placed)
+            & ~_overlaps(boxes, markers[inside])
+        )
+        if not free.any():
+            _set_if_changed(text, visible=False)
+            continue
+        # Nearest first; of the boxes as near, the one centred on the point.
+        centre = np.hypot(left + width / 2, bottom + height / 2)
+        j = int(np.argmin(np.where(free, gap + 0.05 * centre, np.inf)))
+        _set_if_changed(
+            text,
+            visible=True,
+            position=(
+                (left[j] + clearance) / pixels,
+                (bottom[j] + clearance) / pixels,
+            ),
+            horizontalalignment="left",
+            verticalalignment="bottom",
+        )
+        if text.arrow_patch is not None:
+            beside = gap[j] <= radius[i] + 3 * clearance
+            _set_if_changed(text.arrow_patch, visible=not beside)
+        placed = np.vstack([placed, boxes[j]])
 
 
 class TrainingCurveDisplay:
@@ -729,7 +884,8 @@ class ItemMapDisplay:
     so a map of the vectors groups similar items: with a model of
     ``n_components=2`` the factors themselves, otherwise their projection on
     the two principal components. Items with a label (e.g. the most rated
-    movies, by title) are marked and annotated; the others are grey dots.
+    movies, by title) are marked and annotated, each label beside its point
+where it covers no other label; the others are grey dots.
 
     Parameters
     ----------
@@ -739,6 +895,12 @@ class ItemMapDisplay:
     labels : sequence of str or None, length n_items, default=None
         Annotation of each item; items whose label is None or ``""`` are
         drawn without one. None annotates no item.
+
+    priority : array-like of shape (n_items,), default=None
+        Which labels are placed first when they compete for room, the
+        largest first (e.g. the number of ratings of each item); when the
+        map is too crowded, the labels of the lowest priority are the ones
+        hidden. None places them in the order of ``labels``.
 
     xlabel, ylabel : str, default="component 1", "component 2"
         Names of the axes.
@@ -758,7 +920,9 @@ class ItemMapDisplay:
         One point per item, in the order of ``coordinates``.
 
     texts_ : list of matplotlib Annotation
-        The labels drawn, in the order of the labelled items.
+        The labels, in the order of the labelled items. Where each one goes,
+        and whether it is shown, is settled each time the figure is drawn
+        (see ``avoid_overlap`` in :meth:`plot`).
 
     See Also
     --------
@@ -787,12 +951,14 @@ class ItemMapDisplay:
         *,
         coordinates,
         labels=None,
+        priority=None,
         xlabel="component 1",
         ylabel="component 2",
         estimator_name=None,
     ):
         self.coordinates = coordinates
         self.labels = labels
+        self.priority = priority
         self.xlabel = xlabel
         self.ylabel = ylabel
         self.estimator_name = estimator_name
@@ -812,9 +978,19 @@ class ItemMapDisplay:
                     f"labels has {len(labels)} entries but coordinates has "
                     f"{coordinates.shape[0]} rows: there must be one per item."
                 )
-        return coordinates, labels
+        priority = None
+        if self.priority is not None:
+            priority = np.asarray(self.priority, dtype=np.float64)
+            if priority.shape != coordinates.shape[:1]:
+                raise ValueError(
+                    f"priority has shape {priority.shape} but coordinates has "
+                    f"{coordinates.shape[0]} rows: give one number per item."
+                )
+            if np.isnan(priority).any():
+                raise ValueError("priority contains NaN: give a number per item.")
+        return coordinates, labels, priority
 
-    def plot(self, ax=None, *, scatter_kw=None, text_kw=None):
+    def plot(self, ax=None, *, scatter_kw=None, text_kw=None, avoid_overlap=True):
         """Draw the map.
 
         Parameters
@@ -829,6 +1005,17 @@ class ItemMapDisplay:
         text_kw : dict, default=None
             Keyword arguments of ``ax.annotate`` for the labels.
 
+        avoid_overlap : bool, default=True
+            Whether to keep the labels apart. Each time the figure is drawn
+            (so after any resizing or layout), the labels are placed in
+            order of ``priority``, each at the nearest spot around its point
+            where it stays inside the axes and covers no label placed before
+            and no labelled point, with a leader line when it is not next to
+            its point; a label that finds no free spot is hidden (its
+            ``get_visible()`` is False). A bigger figure or fewer labels
+            shows them all. False draws every label at ``text_kw``'s
+            ``xytext``, overlapping or not.
+
         Returns
         -------
         display : ItemMapDisplay
@@ -836,7 +1023,7 @@ class ItemMapDisplay:
             ``texts_`` set.
         """
         plt = _pyplot(f"{type(self).__name__}.plot")
-        coordinates, labels = self._check()
+        coordinates, labels, priority = self._check()
         if ax is None:
             _, ax = plt.subplots()
         named = np.array([label not in (None, "") for label in labels], dtype=bool)
@@ -845,7 +1032,8 @@ class ItemMapDisplay:
             "linewidths": 0,
             **(scatter_kw or {}),
         }
-        if "c" not in scatter_kw and "color" not in scatter_kw:
+        highlight = "c" not in scatter_kw and "color" not in scatter_kw
+        if highlight:
             scatter_kw["c"] = np.where(named, "C1", "0.7")
         scatter = ax.scatter(coordinates[:, 0], coordinates[:, 1], **scatter_kw)
         text_kw = {
@@ -854,10 +1042,44 @@ class ItemMapDisplay:
             "fontsize": "small",
             **(text_kw or {}),
         }
+        if highlight and named.any():
+            # Points are drawn in item order, so grey dots of later items would
+            # cover labelled ones: draw the labelled points again, on top.
+            ax.scatter(
+                coordinates[named, 0],
+                coordinates[named, 1],
+                s=np.broadcast_to(scatter_kw["s"], named.shape)[named],
+                c="C1",
+                edgecolors="white",
+                linewidths=0.5,
+                zorder=scatter.get_zorder() + 0.1,
+            )
+        if avoid_overlap:
+            text_kw = {
+                "bbox": {"boxstyle": "square,pad=0.1", "facecolor": "white",
+                         "alpha": 0.6, "linewidth": 0},
+                "arrowprops": {"arrowstyle": "-", "color": "0.4",
+                               "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3},
+                **text_kw,
+            }  # fmt: skip
         texts = [
             ax.annotate(labels[i], coordinates[i], **text_kw)
             for i in np.flatnonzero(named)
         ]
+        if avoid_overlap and texts:
+            rows = np.flatnonzero(named)
+            if priority is None:
+                order = np.arange(len(texts))
+            else:
+                order = np.argsort(-priority[rows], kind="stable")
+            sizes = np.broadcast_to(scatter_kw.get("s", 24), named.shape)[rows]
+            ax.add_artist(
+                _before_draw_class()(
+                    lambda renderer: _place_labels(
+                        ax, texts, coordinates[rows], order, sizes, renderer
+                    )
+                )
+            )
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
         if self.estimator_name is not None:
@@ -879,6 +1101,7 @@ class ItemMapDisplay:
         name=None,
         scatter_kw=None,
         text_kw=None,
+        avoid_overlap=True,
     ):
         """Map the items of a fitted model and name the most rated ones.
 
@@ -915,8 +1138,10 @@ class ItemMapDisplay:
         name : str, default=None
             Title of the plot; None uses the estimator's class name.
 
-        scatter_kw, text_kw : dict, default=None
-            As in :meth:`plot`.
+        scatter_kw, text_kw, avoid_overlap
+            As in :meth:`plot`. The labels are placed most rated first (or
+            in the order of ``items``), so that when room runs out the
+            labels hidden are those of the least rated items.
 
         Returns
         -------
@@ -954,12 +1179,16 @@ class ItemMapDisplay:
             )
         if items is not None:
             chosen = cls._positions(ids, items)
+            # The first items given are placed first.
+            weight = np.zeros(ids.shape[0])
+            weight[chosen[::-1]] = np.arange(1, chosen.shape[0] + 1)
         else:
             if not isinstance(n_labels, numbers.Integral) or n_labels < 0:
                 raise ValueError(f"n_labels must be an int >= 0, got {n_labels!r}.")
             weight = _item_popularity(estimator)
             if weight is None:
                 weight = np.linalg.norm(coordinates - coordinates.mean(0), axis=1)
+            weight = np.asarray(weight, dtype=np.float64)
             chosen = np.argsort(-weight, kind="stable")[:n_labels]
         names = _item_labels(labels, ids)
         if len(names) != ids.shape[0]:
@@ -974,11 +1203,14 @@ class ItemMapDisplay:
         display = cls(
             coordinates=coordinates,
             labels=shown,
+            priority=weight,
             xlabel=xlabel,
             ylabel=ylabel,
             estimator_name=name or type(estimator).__name__,
         )
-        return display.plot(ax=ax, scatter_kw=scatter_kw, text_kw=text_kw)
+        return display.plot(
+            ax=ax, scatter_kw=scatter_kw, text_kw=text_kw, avoid_overlap=avoid_overlap
+        )
 
     @staticmethod
     def _positions(ids, items):

@@ -552,3 +552,103 @@ def test_item_map_plot_from_data():
         ItemMapDisplay(coordinates=[1, 2, 3]).plot()
     with pytest.raises(ValueError, match="labels has 1 entries but coordinates"):
         ItemMapDisplay(coordinates=[[0, 0], [1, 1]], labels=["a"]).plot()
+
+
+def _text_boxes(display):
+    """Display-space boxes of the visible labels, without their leader lines."""
+    from matplotlib.text import Text
+
+    display.figure_.canvas.draw()
+    renderer = display.figure_.canvas.get_renderer()
+    return [
+        Text.get_window_extent(text, renderer)
+        for text in display.texts_
+        if text.get_visible()
+    ]
+
+
+def _assert_apart_and_inside(boxes, ax):
+    frame = ax.get_window_extent()
+    for k, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1
+        for other in boxes[k + 1 :]:
+            assert not box.overlaps(other), (box, other)
+
+
+def _crowded_map(**kwargs):
+    """300 items in a tight cloud, 40 of them with long labels."""
+    rng = np.random.default_rng(0)
+    coordinates = rng.normal(scale=0.1, size=(300, 2))
+    labels = [f"a rather long title {i}" if i % 7 == 0 else None for i in range(300)]
+    return ItemMapDisplay(coordinates=coordinates, labels=labels, **kwargs)
+
+
+def test_item_map_labels_do_not_overlap_on_a_crowded_map():
+    priority = np.arange(300.0)  # the last items matter most
+    display = _crowded_map(priority=priority).plot()
+    boxes = _text_boxes(display)
+    assert len(display.texts_) == 43 and len(boxes) >= 15
+    _assert_apart_and_inside(boxes, display.ax_)
+    # The label of the highest priority always finds room, and none covers a
+    # labelled point.
+    assert display.texts_[-1].get_visible()
+    labelled = display.ax_.transData.transform(display.coordinates[::7])
+    for box in boxes:
+        assert not box.count_contains(labelled)
+    # Without the placement, the same labels overlap: the test has teeth.
+    crowded = _crowded_map().plot(avoid_overlap=False)
+    boxes = _text_boxes(crowded)
+    assert len(boxes) == 43
+    assert any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
+
+
+def test_item_map_labels_are_placed_again_when_the_figure_changes():
+    display = _crowded_map().plot()
+    _assert_apart_and_inside(_text_boxes(display), display.ax_)
+    # Smaller: fewer fit, still apart; bigger: all fit, each beside its point.
+    display.figure_.set_size_inches(3, 2.5)
+    _assert_apart_and_inside(_text_boxes(display), display.ax_)
+    display.figure_.set_size_inches(16, 12)
+    boxes = _text_boxes(display)
+    assert len(boxes) == 43
+    _assert_apart_and_inside(boxes, display.ax_)
+    # A settled layout changes nothing at the next draw (an interactive
+    # backend would otherwise redraw forever).
+    display.figure_.canvas.draw()
+    assert not display.figure_.stale
+
+
+def test_item_map_labelled_points_are_drawn_on_top():
+    # Item 1 is labelled, item 2 sits on it: the labelled point stays visible.
+    display = ItemMapDisplay(
+        coordinates=[[0, 0], [1, 1], [1, 1]], labels=[None, "a", None]
+    ).plot()
+    top = display.ax_.collections[-1]
+    assert top is not display.scatter_
+    assert top.get_zorder() > display.scatter_.get_zorder()
+    np.testing.assert_array_equal(top.get_offsets(), [[1, 1]])
+
+
+def test_item_map_priority_is_checked():
+    with pytest.raises(ValueError, match=r"priority has shape \(2,\) but coordin"):
+        ItemMapDisplay(coordinates=[[0, 0]], priority=[1, 2]).plot()
+    with pytest.raises(ValueError, match="priority contains NaN"):
+        ItemMapDisplay(coordinates=[[0, 0]], priority=[np.nan]).plot()
+
+
+@pytest.mark.slow
+def test_item_map_of_movielens_names_the_20_most_rated_apart(ml100k_dir):
+    ratings = pd.read_csv(
+        ml100k_dir / "u.data", sep="\t", names=["user", "item", "rating", "time"]
+    )
+    items = pd.read_csv(ml100k_dir / "u.item", sep="|", header=None, encoding="latin-1")
+    titles = pd.Series(items[1].to_numpy(), index=items[0].to_numpy())
+    mf = MatrixFactorization(
+        n_components=20, solver="als", max_iter=5, random_state=0
+    ).fit(ratings[["user", "item"]], ratings["rating"])
+    display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=20)
+    boxes = _text_boxes(display)
+    assert len(boxes) == 20  # on the default 6.4 x 4.8 inch figure
+    _assert_apart_and_inside(boxes, display.ax_)
+    assert "Star Wars (1977)" in [text.get_text() for text in display.texts_]
