@@ -370,6 +370,8 @@ class TrainingCurveDisplay:
             ``lines_`` and ``best_epoch_`` set.
         """
         plt = _pyplot(f"{type(self).__name__}.plot")
+        from matplotlib.lines import Line2D
+
         loss_curve, scores = self._check()
         if ax is None:
             _, ax = plt.subplots()
@@ -391,9 +393,28 @@ class TrainingCurveDisplay:
             lines += twin.plot(epochs, -scores, **validation_kw)
             twin.set_ylabel(f"validation {error}", color=lines[-1].get_color())
             self.best_epoch_ = int(np.nanargmax(scores)) + 1
+            twin.plot(
+                self.best_epoch_,
+                -scores[self.best_epoch_ - 1],
+                "o",
+                color=lines[-1].get_color(),
+                markersize=4,
+            )
             twin.axvline(self.best_epoch_, color="0.5", linestyle=":", linewidth=1)
+            # The twin is drawn after ax, over ax's legend: draw ax last
+            # instead, on the twin's background.
+            twin.patch.set_facecolor(ax.patch.get_facecolor())
+            twin.patch.set_visible(True)
+            ax.patch.set_visible(False)
+            ax.set_zorder(twin.get_zorder() + 1)
+            # loc="best" avoids only the lines of the legend's axes: an
+            # invisible copy of the validation curve, in the twin's
+            # coordinates, makes it avoid that curve too.
+            ax.add_artist(
+                Line2D(epochs, -scores, transform=twin.transData, alpha=0)
+            ).set_in_layout(False)
             self.ax_validation_ = twin
-        ax.legend(handles=lines, loc="upper right")
+        ax.legend(handles=lines, loc="best")
         if self.estimator_name is not None:
             ax.set_title(self.estimator_name)
         self.ax_, self.figure_, self.lines_ = ax, ax.figure, lines
@@ -880,70 +901,70 @@ def _item_labels(labels, ids):
 class ItemMapDisplay:
     """Items placed in two dimensions by their factor vectors, some named.
 
-    Items whose factor vectors are close are rated alike by the same users,
-    so a map of the vectors groups similar items: with a model of
-    ``n_components=2`` the factors themselves, otherwise their projection on
-    the two principal components. Items with a label (e.g. the most rated
-    movies, by title) are marked and annotated, each label beside its point
-where it covers no other label; the others are grey dots.
+        Items whose factor vectors are close are rated alike by the same users,
+        so a map of the vectors groups similar items: with a model of
+        ``n_components=2`` the factors themselves, otherwise their projection on
+        the two principal components. Items with a label (e.g. the most rated
+        movies, by title) are marked and annotated, each label beside its point
+    where it covers no other label; the others are grey dots.
 
-    Parameters
-    ----------
-    coordinates : array-like of shape (n_items, 2)
-        Position of each item.
+        Parameters
+        ----------
+        coordinates : array-like of shape (n_items, 2)
+            Position of each item.
 
-    labels : sequence of str or None, length n_items, default=None
-        Annotation of each item; items whose label is None or ``""`` are
-        drawn without one. None annotates no item.
+        labels : sequence of str or None, length n_items, default=None
+            Annotation of each item; items whose label is None or ``""`` are
+            drawn without one. None annotates no item.
 
-    priority : array-like of shape (n_items,), default=None
-        Which labels are placed first when they compete for room, the
-        largest first (e.g. the number of ratings of each item); when the
-        map is too crowded, the labels of the lowest priority are the ones
-        hidden. None places them in the order of ``labels``.
+        priority : array-like of shape (n_items,), default=None
+            Which labels are placed first when they compete for room, the
+            largest first (e.g. the number of ratings of each item); when the
+            map is too crowded, the labels of the lowest priority are the ones
+            hidden. None places them in the order of ``labels``.
 
-    xlabel, ylabel : str, default="component 1", "component 2"
-        Names of the axes.
+        xlabel, ylabel : str, default="component 1", "component 2"
+            Names of the axes.
 
-    estimator_name : str, default=None
-        Title of the plot; None shows none.
+        estimator_name : str, default=None
+            Title of the plot; None shows none.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The axes of the map.
+        Attributes
+        ----------
+        ax_ : matplotlib Axes
+            The axes of the map.
 
-    figure_ : matplotlib Figure
-        The figure holding the axes.
+        figure_ : matplotlib Figure
+            The figure holding the axes.
 
-    scatter_ : matplotlib PathCollection
-        One point per item, in the order of ``coordinates``.
+        scatter_ : matplotlib PathCollection
+            One point per item, in the order of ``coordinates``.
 
-    texts_ : list of matplotlib Annotation
-        The labels, in the order of the labelled items. Where each one goes,
-        and whether it is shown, is settled each time the figure is drawn
-        (see ``avoid_overlap`` in :meth:`plot`).
+        texts_ : list of matplotlib Annotation
+            The labels, in the order of the labelled items. Where each one goes,
+            and whether it is shown, is settled each time the figure is drawn
+            (see ``avoid_overlap`` in :meth:`plot`).
 
-    See Also
-    --------
-    skmf.MatrixFactorization.similar_items : The nearest items of an item.
+        See Also
+        --------
+        skmf.MatrixFactorization.similar_items : The nearest items of an item.
 
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from skmf import MatrixFactorization
-    >>> from skmf.datasets import make_ratings
-    >>> from skmf.plot import ItemMapDisplay
-    >>> X, y = make_ratings(200, 100, 4000, random_state=0)
-    >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
-    ...                          random_state=0).fit(X, y)
-    >>> titles = {item: f"movie {item}" for item in range(100)}
-    >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
-    >>> len(display.texts_), display.scatter_.get_offsets().shape
-    (5, (100, 2))
-    >>> display.ax_.get_xlabel()
-    'principal component 1 (...% of variance)'
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmf import MatrixFactorization
+        >>> from skmf.datasets import make_ratings
+        >>> from skmf.plot import ItemMapDisplay
+        >>> X, y = make_ratings(200, 100, 4000, random_state=0)
+        >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
+        ...                          random_state=0).fit(X, y)
+        >>> titles = {item: f"movie {item}" for item in range(100)}
+        >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
+        >>> len(display.texts_), display.scatter_.get_offsets().shape
+        (5, (100, 2))
+        >>> display.ax_.get_xlabel()
+        'principal component 1 (...% of variance)'
     """
 
     def __init__(

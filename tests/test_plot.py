@@ -91,6 +91,25 @@ def test_plot_from_data_renders(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
+def test_legend_covers_neither_curve():
+    # A falling loss, and a validation error that turns up into the top right
+    # corner, where the legend used to be.
+    loss = np.linspace(1.0, 0.1, 30)
+    error = np.r_[np.linspace(1.0, 0.5, 10), np.linspace(0.5, 2.0, 20)]
+    display = TrainingCurveDisplay(loss_curve=loss, validation_scores=-error).plot()
+    display.figure_.canvas.draw()
+    legend = display.ax_.get_legend()
+    box = legend.get_window_extent()
+    for line in display.lines_:
+        path = line.get_transform().transform_path(line.get_path())
+        assert not path.intersects_bbox(box, filled=False), line.get_label()
+    # The axes of the legend are drawn last: no curve is drawn over it.
+    assert display.ax_.get_zorder() > display.ax_validation_.get_zorder()
+    # The best epoch is marked on the curve too.
+    best = display.ax_validation_.lines[1]
+    assert (best.get_xdata(), best.get_ydata()) == ([10], [0.5])
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [
