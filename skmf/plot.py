@@ -144,6 +144,39 @@ def _overlaps(boxes, others):
     ).any(axis=1)
 
 
+# The smallest annotation worth drawing, in points.
+_MIN_FONTSIZE = 4.0
+
+
+def _fit_in_cells(ax, texts, sizes, renderer):
+    """Shrink the cell annotations of a heat map until the widest fits a cell.
+
+    ``sizes`` are the font sizes asked for, the largest allowed. When even
+    the smallest readable size does not fit, the annotations are hidden:
+    the colors still show the values.
+    """
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (1, 1)])
+    cell_width, cell_height = abs(x1 - x0), abs(y1 - y0)
+    # Text extents grow in proportion to the font size: measure at the size
+    # drawn last, scale to the size asked for.
+    scale = np.inf
+    for text, size in zip(texts, sizes, strict=True):
+        extent = _text_extent(text, renderer)
+        grow = size / text.get_fontsize()
+        scale = min(
+            scale,
+            0.9 * cell_width / max(extent.width * grow, 1e-9),
+            0.9 * cell_height / max(extent.height * grow, 1e-9),
+        )
+    for text, size in zip(texts, sizes, strict=True):
+        # Half points, so that a settled size is found again exactly.
+        fitted = min(size, np.floor(2 * size * scale) / 2)
+        visible = fitted >= _MIN_FONTSIZE
+        _set_if_changed(text, visible=visible)
+        if visible:
+            _set_if_changed(text, fontsize=fitted)
+
+
 def _text_extent(text, renderer):
     """The box of a Text alone (without an Annotation's arrow), even if hidden.
 
@@ -617,7 +650,12 @@ class GridSearchHeatmapDisplay:
             give several heat maps one color scale.
 
         text_kw : dict, default=None
-            Keyword arguments of ``ax.text`` for the annotations.
+            Keyword arguments of ``ax.text`` for the annotations. Their
+            ``fontsize`` is the largest used: each time the figure is drawn,
+            the annotations shrink until the widest fits its cell, and are
+            hidden when that would take less than 4 points (the colors still
+            show the values). A bigger figure or a shorter ``values_format``
+            keeps them readable.
 
         Returns
         -------
@@ -645,6 +683,13 @@ class GridSearchHeatmapDisplay:
             label = "nan" if np.isnan(value) else format(value, values_format)
             kw = {"ha": "center", "va": "center", "color": colors[row, column]}
             text[row, column] = ax.text(column, row, label, **kw | (text_kw or {}))
+        texts = list(text.ravel())
+        sizes = [one.get_fontsize() for one in texts]
+        ax.add_artist(
+            _before_draw_class()(
+                lambda renderer: _fit_in_cells(ax, texts, sizes, renderer)
+            )
+        )
         ax.set_xticks(
             range(len(self.x_values)), labels=map(_format_value, self.x_values)
         )

@@ -446,6 +446,45 @@ def test_heatmap_plot_from_data():
         ).plot()
 
 
+def _cell_boxes(display):
+    """Display-space boxes of each shown annotation and of its cell."""
+    display.figure_.canvas.draw()
+    renderer = display.figure_.canvas.get_renderer()
+    boxes = []
+    for (row, column), text in np.ndenumerate(display.text_):
+        if text.get_visible():
+            corners = [(column - 0.5, row - 0.5), (column + 0.5, row + 0.5)]
+            cell = display.ax_.transData.transform(corners)
+            boxes.append((text.get_window_extent(renderer), cell))
+    return boxes
+
+
+def test_heatmap_annotations_fit_their_cells():
+    rng = np.random.default_rng(0)
+    display = GridSearchHeatmapDisplay(
+        scores=rng.uniform(0.9, 1.3, size=(8, 12)),
+        x_values=list(range(12)),
+        y_values=list(range(8)),
+        x_name="x",
+        y_name="y",
+    ).plot(text_kw={"fontsize": 12})
+    boxes = _cell_boxes(display)
+    assert len(boxes) == 96
+    for box, ((x0, y0), (x1, y1)) in boxes:
+        assert x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1
+    small = display.text_[0, 0].get_fontsize()
+    assert small < 12
+    # The size asked for is the largest: a big figure gets it back.
+    display.figure_.set_size_inches(16, 10)
+    assert all(box.width > 0 for box, _ in _cell_boxes(display))
+    assert {text.get_fontsize() for text in display.text_.ravel()} == {12}
+    # Too small to read: hidden, the colors still show the values.
+    display.figure_.set_size_inches(2, 1.5)
+    assert _cell_boxes(display) == []
+    display.figure_.canvas.draw()
+    assert not display.figure_.stale
+
+
 # ItemMapDisplay -------------------------------------------------------------
 
 
