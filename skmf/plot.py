@@ -258,8 +258,24 @@ def _place_labels(ax, texts, points, order, marker_size, renderer):
             _set_if_changed(text, visible=False)
             continue
         # Nearest first; of the boxes as near, the one centred on the point.
-        centre = np.hypot(left + width / 2, bottom + height / 2)
-        j = int(np.argmin(np.where(free, gap + 0.05 * centre, np.inf)))
+        spots = np.flatnonzero(free)
+        centre = np.hypot(left[spots] + width / 2, bottom[spots] + height / 2)
+        cost = gap[spots] + 0.05 * centre
+        # A label as near another labelled point as its own would read as
+        # that point's: it needs a leader line, and other spots come first.
+        others = xy[inside & (np.arange(xy.shape[0]) != i)]
+        ambiguous = np.zeros(spots.shape[0], dtype=bool)
+        if others.shape[0]:
+            box = boxes[spots][:, None, :]
+            nearest = np.hypot(
+                np.maximum(0, np.maximum(box[..., 0] - others[:, 0],
+                                         others[:, 0] - box[..., 2])),
+                np.maximum(0, np.maximum(box[..., 1] - others[:, 1],
+                                         others[:, 1] - box[..., 3])),
+            ).min(axis=1)  # fmt: skip
+            ambiguous = nearest < gap[spots] + 2 * clearance
+        k = int(np.argmin(cost + ambiguous * 15 * pixels))
+        j = spots[k]
         _set_if_changed(
             text,
             visible=True,
@@ -272,7 +288,7 @@ def _place_labels(ax, texts, points, order, marker_size, renderer):
         )
         if text.arrow_patch is not None:
             beside = gap[j] <= radius[i] + 3 * clearance
-            _set_if_changed(text.arrow_patch, visible=not beside)
+            _set_if_changed(text.arrow_patch, visible=ambiguous[k] or not beside)
         placed = np.vstack([placed, boxes[j]])
 
 

@@ -634,6 +634,22 @@ def _assert_apart_and_inside(boxes, ax):
             assert not box.overlaps(other), (box, other)
 
 
+def _assert_beside_its_own_point(display):
+    """A label without a leader line is nearer its point than any other."""
+    from matplotlib.text import Text
+
+    renderer = display.figure_.canvas.get_renderer()
+    points = display.ax_.transData.transform([text.xy for text in display.texts_])
+    for k, text in enumerate(display.texts_):
+        if text.get_visible() and not text.arrow_patch.get_visible():
+            box = Text.get_window_extent(text, renderer)
+            gaps = np.hypot(
+                np.maximum(0, np.maximum(box.x0 - points[:, 0], points[:, 0] - box.x1)),
+                np.maximum(0, np.maximum(box.y0 - points[:, 1], points[:, 1] - box.y1)),
+            )
+            assert gaps[k] < np.delete(gaps, k).min(), text.get_text()
+
+
 def _crowded_map(**kwargs):
     """300 items in a tight cloud, 40 of them with long labels."""
     rng = np.random.default_rng(0)
@@ -654,6 +670,7 @@ def test_item_map_labels_do_not_overlap_on_a_crowded_map():
     labelled = display.ax_.transData.transform(display.coordinates[::7])
     for box in boxes:
         assert not box.count_contains(labelled)
+    _assert_beside_its_own_point(display)
     # Without the placement, the same labels overlap: the test has teeth.
     crowded = _crowded_map().plot(avoid_overlap=False)
     boxes = _text_boxes(crowded)
@@ -709,4 +726,5 @@ def test_item_map_of_movielens_names_the_20_most_rated_apart(ml100k_dir):
     boxes = _text_boxes(display)
     assert len(boxes) == 20  # on the default 6.4 x 4.8 inch figure
     _assert_apart_and_inside(boxes, display.ax_)
+    _assert_beside_its_own_point(display)
     assert "Star Wars (1977)" in [text.get_text() for text in display.texts_]
