@@ -448,6 +448,7 @@ class TrainingCurveDisplay:
                 "o",
                 color=lines[-1].get_color(),
                 markersize=4,
+                clip_on=False,  # whole, even at the last epoch, on the edge
             )
             twin.axvline(self.best_epoch_, color="0.5", linestyle=":", linewidth=1)
             # The twin is drawn after ax, over ax's legend: draw ax last
