@@ -423,7 +423,7 @@ class TrainingCurveDisplay:
 
         loss_curve, scores = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         epochs = np.arange(1, loss_curve.shape[0] + 1)
         loss_kw = {"color": "C0", "label": "training loss", **(loss_kw or {})}
         lines = ax.plot(epochs, loss_curve, **loss_kw)
@@ -683,7 +683,7 @@ class GridSearchHeatmapDisplay:
         plt = _pyplot(f"{type(self).__name__}.plot")
         scores = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         if cmap is None:
             cmap = "viridis" if self.greater_is_better else "viridis_r"
         imshow_kw = {
@@ -1108,7 +1108,7 @@ class ItemMapDisplay:
         plt = _pyplot(f"{type(self).__name__}.plot")
         coordinates, labels, priority = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         named = np.array([label not in (None, "") for label in labels], dtype=bool)
         scatter_kw = {
             "s": np.where(named, 24, 8),
@@ -1150,6 +1150,10 @@ class ItemMapDisplay:
             for i in np.flatnonzero(named)
         ]
         if avoid_overlap and texts:
+            for text in texts:
+                # Placed inside the axes at draw time: where they are before
+                # that must not make a layout engine shrink the axes.
+                text.set_in_layout(False)
             rows = np.flatnonzero(named)
             if priority is None:
                 order = np.arange(len(texts))

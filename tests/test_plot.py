@@ -682,7 +682,7 @@ def test_item_map_labels_are_placed_again_when_the_figure_changes():
     display = _crowded_map().plot()
     _assert_apart_and_inside(_text_boxes(display), display.ax_)
     # Smaller: fewer fit, still apart; bigger: all fit, each beside its point.
-    display.figure_.set_size_inches(3, 2.5)
+    display.figure_.set_size_inches(4, 3)
     _assert_apart_and_inside(_text_boxes(display), display.ax_)
     display.figure_.set_size_inches(16, 12)
     boxes = _text_boxes(display)
@@ -692,6 +692,18 @@ def test_item_map_labels_are_placed_again_when_the_figure_changes():
     # backend would otherwise redraw forever).
     display.figure_.canvas.draw()
     assert not display.figure_.stale
+
+
+def test_item_map_labels_do_not_shrink_a_constrained_layout():
+    # Labels of points at the right edge start out across it; placed inside
+    # at draw time, they must not make the layout engine shrink the axes.
+    coordinates = np.column_stack([np.linspace(0, 1, 50), np.linspace(0, 1, 50)])
+    widths = []
+    for labels in [None, ["a long label of an item"] * 50]:
+        display = ItemMapDisplay(coordinates=coordinates, labels=labels).plot()
+        display.figure_.canvas.draw()
+        widths.append(display.ax_.get_window_extent().width)
+    assert widths[1] == pytest.approx(widths[0])
 
 
 def test_item_map_labelled_points_are_drawn_on_top():
