@@ -39,6 +39,42 @@ def _format_value(value):
     return str(value)
 
 
+def _tick_labels(values):
+    """Tick labels of parameter values, with as few digits as tell them apart.
+
+    Values of a random search (``0.001479581634542288``) get three digits or
+    so, instead of the six of ``"g"``; each label stays within 1% of its
+    value, so a grid's ``0.25`` is never shown as ``0.2``.
+    """
+    values = [value.item() if isinstance(value, np.generic) else value
+              for value in values]  # fmt: skip
+    reals = [
+        isinstance(value, numbers.Real)
+        and not isinstance(value, numbers.Integral)
+        and np.isfinite(value)
+        for value in values
+    ]
+    labels = [_format_value(value) for value in values]
+    for digits in range(1, 7):
+        short = [
+            format(value, f".{digits}g") if real else label
+            for value, real, label in zip(values, reals, labels, strict=True)
+        ]
+        close = all(
+            abs(float(label) - value) <= 0.01 * abs(value)
+            for value, real, label in zip(values, reals, short, strict=True)
+            if real
+        )
+        if close and len(set(short)) == len(short):
+            return short
+    return labels
+
+
+# Characters of x tick labels (each as wide as the widest, with one of space)
+# that fit side by side under a heat map on a figure of the default size.
+_TICK_CHARACTERS = 60
+
+
 def _distinct(values):
     """The distinct values, sorted when they can be, else as first seen."""
     found = []
@@ -86,6 +122,8 @@ def _text_colors(image, values):
         rgba = image.cmap(image.norm(values[finite]))
         luminance = rgba[:, :3] @ np.array([0.299, 0.587, 0.114])
         colors[finite] = np.where(luminance > 0.5, "black", "white")
+    # The "nan" of blank cells recedes: the scores are what a reader reads.
+    colors[~finite] = "0.55"
     return colors
 
 
@@ -707,12 +745,14 @@ class GridSearchHeatmapDisplay:
                 lambda renderer: _fit_in_cells(ax, texts, sizes, renderer)
             )
         )
-        ax.set_xticks(
-            range(len(self.x_values)), labels=map(_format_value, self.x_values)
-        )
-        ax.set_yticks(
-            range(len(self.y_values)), labels=map(_format_value, self.y_values)
-        )
+        x_labels = _tick_labels(self.x_values)
+        ax.set_xticks(range(len(self.x_values)), labels=x_labels)
+        ax.set_yticks(range(len(self.y_values)), labels=_tick_labels(self.y_values))
+        widest = max(len(label) for label in x_labels)
+        if (widest + 1) * len(x_labels) > _TICK_CHARACTERS:
+            # Side by side they would run into each other on a figure of the
+            # default size; upright, each needs only a line's height.
+            ax.tick_params(axis="x", labelrotation=90)
         ax.set_xlabel(self.x_name)
         ax.set_ylabel(self.y_name)
         self.best_index_ = None

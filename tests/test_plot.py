@@ -485,6 +485,31 @@ def test_heatmap_annotations_fit_their_cells():
     assert not display.figure_.stale
 
 
+def test_heatmap_tick_labels_of_a_random_search_are_short_and_apart():
+    rng = np.random.default_rng(0)
+    alphas = 10 ** rng.uniform(-3, 0, size=12)
+    params = [
+        {"alpha": alpha, "n_components": int(k)}
+        for alpha, k in zip(alphas, rng.integers(2, 30, size=12), strict=True)
+    ]
+    display = GridSearchHeatmapDisplay.from_search(
+        _FakeSearch(params, rng.uniform(size=12))
+    )
+    display.figure_.canvas.draw()
+    ticks = display.ax_.get_xticklabels()
+    # Three digits, within 1% of the value, instead of "g"'s six.
+    for tick, alpha in zip(ticks, sorted(alphas), strict=True):
+        assert float(tick.get_text()) == pytest.approx(alpha, rel=0.01)
+        assert len(tick.get_text().lstrip("0.")) <= 3
+    boxes = [tick.get_window_extent() for tick in ticks]
+    for k, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[k + 1 :])
+    # Inside the figure, with the axis label, on the figure the display made.
+    figure = display.figure_.bbox
+    label = display.ax_.xaxis.label.get_window_extent()
+    assert all(figure.y0 <= box.y0 for box in [*boxes, label])
+
+
 # ItemMapDisplay -------------------------------------------------------------
 
 
