@@ -7,7 +7,10 @@ returns the Display with the matplotlib objects it made (``ax_``,
 draw: ``pip install matplotlib``.
 """
 
+import functools
 import numbers
+import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -36,6 +39,42 @@ def _format_value(value):
     return str(value)
 
 
+def _tick_labels(values):
+    """Tick labels of parameter values, with as few digits as tell them apart.
+
+    Values of a random search (``0.001479581634542288``) get three digits or
+    so, instead of the six of ``"g"``; each label stays within 1% of its
+    value, so a grid's ``0.25`` is never shown as ``0.2``.
+    """
+    values = [value.item() if isinstance(value, np.generic) else value
+              for value in values]  # fmt: skip
+    reals = [
+        isinstance(value, numbers.Real)
+        and not isinstance(value, numbers.Integral)
+        and np.isfinite(value)
+        for value in values
+    ]
+    labels = [_format_value(value) for value in values]
+    for digits in range(1, 7):
+        short = [
+            format(value, f".{digits}g") if real else label
+            for value, real, label in zip(values, reals, labels, strict=True)
+        ]
+        close = all(
+            abs(float(label) - value) <= 0.01 * abs(value)
+            for value, real, label in zip(values, reals, short, strict=True)
+            if real
+        )
+        if close and len(set(short)) == len(short):
+            return short
+    return labels
+
+
+# Characters of x tick labels (each as wide as the widest, with one of space)
+# that fit side by side under a heat map on a figure of the default size.
+_TICK_CHARACTERS = 60
+
+
 def _distinct(values):
     """The distinct values, sorted when they can be, else as first seen."""
     found = []
@@ -61,6 +100,20 @@ def _position(values, value):
     return next(i for i, other in enumerate(values) if _same(value, other))
 
 
+def _searched_parameters(search):
+    """The parameters in ``cv_results_``, in the order of the search's grid."""
+    found = [key[len("param_") :] for key in search.cv_results_ if
+             key.startswith("param_")]  # fmt: skip
+    grid = getattr(search, "param_grid", getattr(search, "param_distributions", None))
+    grids = [grid] if isinstance(grid, Mapping) else grid
+    order = []
+    if isinstance(grids, Sequence):
+        for one in grids:
+            if isinstance(one, Mapping):
+                order += [name for name in one if name in found and name not in order]
+    return order + [name for name in found if name not in order]
+
+
 def _text_colors(image, values):
     """Black or white, whichever reads better on each cell of ``image``."""
     colors = np.full(values.shape, "black", dtype=object)
@@ -69,7 +122,219 @@ def _text_colors(image, values):
         rgba = image.cmap(image.norm(values[finite]))
         luminance = rgba[:, :3] @ np.array([0.299, 0.587, 0.114])
         colors[finite] = np.where(luminance > 0.5, "black", "white")
+    # The "nan" of blank cells recedes: the scores are what a reader reads.
+    colors[~finite] = "0.55"
     return colors
+
+
+@functools.cache
+def _before_draw_class():
+    """An invisible Artist that calls ``callback(renderer)`` as its axes draw.
+
+    Layouts that depend on sizes in pixels (where labels fit, how large cell
+    annotations can be) are only right once the figure has its final size
+    and layout, which ``plot`` does not know: a caller may resize the figure
+    or use a layout engine afterwards. Drawn first (lowest zorder), this
+    artist lays them out again at every draw, from the geometry of that draw.
+    Defined on first use, because matplotlib is optional.
+    """
+    from matplotlib.artist import Artist
+
+    class _BeforeDraw(Artist):
+        def __init__(self, callback):
+            super().__init__()
+            self._callback = callback
+            self.set_zorder(-1e9)
+            self.set_in_layout(False)  # no extent: it draws nothing
+
+        def draw(self, renderer):
+            if self.get_visible():
+                self._callback(renderer)
+            self.stale = False
+
+    return _BeforeDraw
+
+
+def _set_if_changed(artist, **properties):
+    """Set properties that differ; an unchanged artist stays not stale.
+
+    Marking artists stale during a draw would make interactive backends
+    draw again, forever; a layout that has settled changes nothing.
+    """
+    changed = {
+        name: value
+        for name, value in properties.items()
+        if getattr(artist, f"get_{name}")() != value
+    }
+    if changed:
+        artist.set(**changed)
+
+
+def _overlaps(boxes, others):
+    """Whether each of ``boxes`` (k, 4) intersects any of ``others`` (n, 4)."""
+    if others.shape[0] == 0:
+        return np.zeros(boxes.shape[0], dtype=bool)
+    return (
+        (boxes[:, None, 0] < others[None, :, 2])
+        & (others[None, :, 0] < boxes[:, None, 2])
+        & (boxes[:, None, 1] < others[None, :, 3])
+        & (others[None, :, 1] < boxes[:, None, 3])
+    ).any(axis=1)
+
+
+# The smallest annotation worth drawing, in points.
+_MIN_FONTSIZE = 4.0
+
+
+def _fit_in_cells(ax, texts, sizes, renderer):
+    """Shrink the cell annotations of a heat map until the widest fits a cell.
+
+    ``sizes`` are the font sizes asked for, the largest allowed. When even
+    the smallest readable size does not fit, the annotations are hidden:
+    the colors still show the values.
+    """
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (1, 1)])
+    cell_width, cell_height = abs(x1 - x0), abs(y1 - y0)
+    # Text extents grow in proportion to the font size: measure at the size
+    # drawn last, scale to the size asked for.
+    scale = np.inf
+    for text, size in zip(texts, sizes, strict=True):
+        extent = _text_extent(text, renderer)
+        grow = size / text.get_fontsize()
+        scale = min(
+            scale,
+            0.9 * cell_width / max(extent.width * grow, 1e-9),
+            0.9 * cell_height / max(extent.height * grow, 1e-9),
+        )
+    for text, size in zip(texts, sizes, strict=True):
+        # Half points, so that a settled size is found again exactly.
+        fitted = min(size, np.floor(2 * size * scale) / 2)
+        visible = fitted >= _MIN_FONTSIZE
+        _set_if_changed(text, visible=visible)
+        if visible:
+            _set_if_changed(text, fontsize=fitted)
+
+
+def _text_extent(text, renderer):
+    """The box of a Text alone (without an Annotation's arrow), even if hidden.
+
+    matplotlib measures a hidden text as a unit box; a label hidden at the
+    last draw is measured through a visible copy, which belongs to no figure
+    and so marks nothing stale.
+    """
+    from matplotlib.text import Text
+
+    if not text.get_visible():
+        probe = Text()
+        probe.update_from(text)
+        probe.set(text=text.get_text(), visible=True, figure=text.get_figure())
+        text = probe
+    return Text.get_window_extent(text, renderer)
+
+
+# In points: the clearance around labels and labelled points, and how far a
+# label may go from its point.
+_CLEARANCE = 1.5
+_REACH = 80.0
+
+
+def _place_labels(ax, texts, points, order, marker_size, renderer):
+    """Move each annotation to the nearest spot free of the others.
+
+    A greedy search in display coordinates: in ``order`` (the most important
+    first), each label takes, among boxes on a fine grid around its point,
+    the one nearest the point that stays inside the axes and meets neither a
+    label placed before nor a labelled point. A label away from its point
+    gets a leader line; a label with no free spot within reach is hidden.
+    """
+    frame = ax.get_window_extent(renderer)
+    pixels = renderer.points_to_pixels(1.0)
+    clearance, reach = _CLEARANCE * pixels, _REACH * pixels
+    xy = ax.transData.transform(points)
+    radius = np.sqrt(marker_size) / 2 * pixels
+    markers = np.column_stack(
+        [xy - (radius + clearance)[:, None], xy + (radius + clearance)[:, None]]
+    )
+    inside = (
+        (xy[:, 0] >= frame.x0)
+        & (xy[:, 0] <= frame.x1)
+        & (xy[:, 1] >= frame.y0)
+        & (xy[:, 1] <= frame.y1)
+    )
+    placed = np.empty((0, 4))
+    for i in order:
+        text = texts[i]
+        if not inside[i]:
+            continue  # matplotlib clips an annotation of a point out of view
+        # The text alone, without its leader line, with room around it.
+        extent = _text_extent(text, renderer)
+        width = extent.width + 2 * clearance
+        height = extent.height + 2 * clearance
+        # Lower-left corners of the candidate boxes, relative to the point.
+        left, bottom = np.meshgrid(
+            np.arange(-width - reach, reach, 2 * pixels),
+            np.arange(-height - reach, reach, 1.5 * pixels),
+        )
+        left, bottom = left.ravel(), bottom.ravel()
+        boxes = np.column_stack(
+            [left, bottom, left + width, bottom + height]
+        ) + np.tile(xy[i], 2)
+        gap = np.hypot(
+            np.maximum(0, np.maximum(left, -left - width)),
+            np.maximum(0, np.maximum(bottom, -bottom - height)),
+        )
+        free = (
+            (gap <= reach)
+            & (boxes[:, 0] >= frame.x0)
+            & (boxes[:, 2] <= frame.x1)
+            & (boxes[:, 1] >= frame.y0)
+            & (boxes[:, 3] <= frame.y1)
+        )
+        # Only the obstacles within reach can meet a candidate: checking
+        # those alone keeps a draw with a hundred labels to a fraction of a
+        # second.
+        for obstacles in (placed, markers[inside]):
+            if not free.any():
+                break
+            region = np.r_[boxes[free, :2].min(0), boxes[free, 2:].max(0)]
+            near = obstacles[_overlaps(obstacles, region[None, :])]
+            free[free] = ~_overlaps(boxes[free], near)
+        if not free.any():
+            _set_if_changed(text, visible=False)
+            continue
+        # Nearest first; of the boxes as near, the one centred on the point.
+        spots = np.flatnonzero(free)
+        centre = np.hypot(left[spots] + width / 2, bottom[spots] + height / 2)
+        cost = gap[spots] + 0.05 * centre
+        # A label as near another labelled point as its own would read as
+        # that point's: it needs a leader line, and other spots come first.
+        others = xy[inside & (np.arange(xy.shape[0]) != i)]
+        ambiguous = np.zeros(spots.shape[0], dtype=bool)
+        if others.shape[0]:
+            box = boxes[spots][:, None, :]
+            nearest = np.hypot(
+                np.maximum(0, np.maximum(box[..., 0] - others[:, 0],
+                                         others[:, 0] - box[..., 2])),
+                np.maximum(0, np.maximum(box[..., 1] - others[:, 1],
+                                         others[:, 1] - box[..., 3])),
+            ).min(axis=1)  # fmt: skip
+            ambiguous = nearest < gap[spots] + 2 * clearance
+        k = int(np.argmin(cost + ambiguous * 15 * pixels))
+        j = spots[k]
+        _set_if_changed(
+            text,
+            visible=True,
+            position=(
+                (left[j] + clearance) / pixels,
+                (bottom[j] + clearance) / pixels,
+            ),
+            horizontalalignment="left",
+            verticalalignment="bottom",
+        )
+        if text.arrow_patch is not None:
+            beside = gap[j] <= radius[i] + 3 * clearance
+            _set_if_changed(text.arrow_patch, visible=ambiguous[k] or not beside)
+        placed = np.vstack([placed, boxes[j]])
 
 
 class TrainingCurveDisplay:
@@ -199,9 +464,11 @@ class TrainingCurveDisplay:
             ``lines_`` and ``best_epoch_`` set.
         """
         plt = _pyplot(f"{type(self).__name__}.plot")
+        from matplotlib.lines import Line2D
+
         loss_curve, scores = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         epochs = np.arange(1, loss_curve.shape[0] + 1)
         loss_kw = {"color": "C0", "label": "training loss", **(loss_kw or {})}
         lines = ax.plot(epochs, loss_curve, **loss_kw)
@@ -220,9 +487,29 @@ class TrainingCurveDisplay:
             lines += twin.plot(epochs, -scores, **validation_kw)
             twin.set_ylabel(f"validation {error}", color=lines[-1].get_color())
             self.best_epoch_ = int(np.nanargmax(scores)) + 1
+            twin.plot(
+                self.best_epoch_,
+                -scores[self.best_epoch_ - 1],
+                "o",
+                color=lines[-1].get_color(),
+                markersize=4,
+                clip_on=False,  # whole, even at the last epoch, on the edge
+            )
             twin.axvline(self.best_epoch_, color="0.5", linestyle=":", linewidth=1)
+            # The twin is drawn after ax, over ax's legend: draw ax last
+            # instead, on the twin's background.
+            twin.patch.set_facecolor(ax.patch.get_facecolor())
+            twin.patch.set_visible(True)
+            ax.patch.set_visible(False)
+            ax.set_zorder(twin.get_zorder() + 1)
+            # loc="best" avoids only the lines of the legend's axes: an
+            # invisible copy of the validation curve, in the twin's
+            # coordinates, makes it avoid that curve too.
+            ax.add_artist(
+                Line2D(epochs, -scores, transform=twin.transData, alpha=0)
+            ).set_in_layout(False)
             self.ax_validation_ = twin
-        ax.legend(handles=lines, loc="upper right")
+        ax.legend(handles=lines, loc="best")
         if self.estimator_name is not None:
             ax.set_title(self.estimator_name)
         self.ax_, self.figure_, self.lines_ = ax, ax.figure, lines
@@ -349,8 +636,9 @@ class GridSearchHeatmapDisplay:
     ...     {"n_components": [2, 5, 10], "alpha": [0.03, 0.1]},
     ...     scoring="neg_root_mean_squared_error", cv=2,
     ... ).fit(X, y)
-    >>> display = GridSearchHeatmapDisplay.from_search(
-    ...     search, x="n_components", y="alpha")
+    >>> display = GridSearchHeatmapDisplay.from_search(search)
+    >>> display.x_name, display.y_name
+    ('n_components', 'alpha')
     >>> display.text_.shape, display.colorbar_.ax.get_ylabel()
     ((2, 3), 'RMSE')
     >>> row, column = display.best_index_
@@ -424,7 +712,12 @@ class GridSearchHeatmapDisplay:
             give several heat maps one color scale.
 
         text_kw : dict, default=None
-            Keyword arguments of ``ax.text`` for the annotations.
+            Keyword arguments of ``ax.text`` for the annotations. Their
+            ``fontsize`` is the largest used: each time the figure is drawn,
+            the annotations shrink until the widest fits its cell, and are
+            hidden when that would take less than 4 points (the colors still
+            show the values). A bigger figure or a shorter ``values_format``
+            keeps them readable.
 
         Returns
         -------
@@ -435,7 +728,7 @@ class GridSearchHeatmapDisplay:
         plt = _pyplot(f"{type(self).__name__}.plot")
         scores = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         if cmap is None:
             cmap = "viridis" if self.greater_is_better else "viridis_r"
         imshow_kw = {
@@ -452,12 +745,21 @@ class GridSearchHeatmapDisplay:
             label = "nan" if np.isnan(value) else format(value, values_format)
             kw = {"ha": "center", "va": "center", "color": colors[row, column]}
             text[row, column] = ax.text(column, row, label, **kw | (text_kw or {}))
-        ax.set_xticks(
-            range(len(self.x_values)), labels=map(_format_value, self.x_values)
+        texts = list(text.ravel())
+        sizes = [one.get_fontsize() for one in texts]
+        ax.add_artist(
+            _before_draw_class()(
+                lambda renderer: _fit_in_cells(ax, texts, sizes, renderer)
+            )
         )
-        ax.set_yticks(
-            range(len(self.y_values)), labels=map(_format_value, self.y_values)
-        )
+        x_labels = _tick_labels(self.x_values)
+        ax.set_xticks(range(len(self.x_values)), labels=x_labels)
+        ax.set_yticks(range(len(self.y_values)), labels=_tick_labels(self.y_values))
+        widest = max(len(label) for label in x_labels)
+        if (widest + 1) * len(x_labels) > _TICK_CHARACTERS:
+            # Side by side they would run into each other on a figure of the
+            # default size; upright, each needs only a line's height.
+            ax.tick_params(axis="x", labelrotation=90)
         ax.set_xlabel(self.x_name)
         ax.set_ylabel(self.y_name)
         self.best_index_ = None
@@ -500,13 +802,61 @@ class GridSearchHeatmapDisplay:
             )
         return f"mean_test_{score}", score
 
+    @staticmethod
+    def _axes_of(search, x, y, fixed):
+        """``(x, y)``: the axes given, or the parameters the search varies."""
+        results = search.cv_results_
+        names = _searched_parameters(search)
+        for name in (x, y, *fixed):
+            if name is not None and name not in names:
+                raise ValueError(
+                    f"{name!r} is not a parameter of the search; its parameters "
+                    f"are {sorted(names)}."
+                )
+        if x is not None and x == y:
+            raise ValueError(
+                f"x and y are both {x!r}: a heat map needs two different parameters."
+            )
+        if x is not None and y is not None:
+            return x, y
+        # Only a parameter with several values can make an axis.
+        varying = [
+            name
+            for name in names
+            if name not in (x, y, *fixed)
+            and len(_distinct(np.ma.asarray(results[f"param_{name}"]).compressed())) > 1
+        ]
+        given = [name for name in (x, y) if name is not None]
+        missing = [axis for axis, name in (("x", x), ("y", y)) if name is None]
+        if len(varying) != len(missing):
+            besides = " besides " + ", ".join(map(repr, [*fixed, *given]))
+            besides = besides if fixed or given else ""
+            how = " and ".join(f"{axis}=" for axis in missing)
+            if len(varying) > len(missing):
+                raise ValueError(
+                    f"The search varies {len(varying)} parameters{besides}, "
+                    f"{varying}: pass {how} to choose the axes (each cell then "
+                    "shows the best score over the others), or fixed= to hold "
+                    "the others at one value."
+                )
+            raise ValueError(
+                f"The search varies {len(varying)} parameter(s){besides}, "
+                f"{varying}, and a heat map needs {len(missing)} more with "
+                f"several values each: pass {how} to name the axes (a parameter "
+                "with one value makes a single row or column)."
+            )
+        chosen = iter(varying)
+        x = next(chosen) if x is None else x
+        y = next(chosen) if y is None else y
+        return x, y
+
     @classmethod
     def from_search(
         cls,
         search,
         *,
-        x,
-        y,
+        x=None,
+        y=None,
         score=None,
         fixed=None,
         ax=None,
@@ -528,9 +878,13 @@ class GridSearchHeatmapDisplay:
         search : fitted GridSearchCV or RandomizedSearchCV
             Any fitted search with ``cv_results_``.
 
-        x, y : str
+        x, y : str, default=None
             The parameters on the horizontal and vertical axes, as named in
-            the parameter grid (e.g. ``"alpha"``, ``"model__alpha"``).
+            the parameter grid (e.g. ``"alpha"``, ``"model__alpha"``). None
+            infers the axis when the search varies exactly two parameters
+            besides ``fixed`` (or one besides ``fixed`` and the other axis):
+            the first in the order of the grid goes on the horizontal axis.
+            With more, name the axes.
 
         score : str, default=None
             With several scorers, the one to show; None means the one named
@@ -550,6 +904,14 @@ class GridSearchHeatmapDisplay:
         -------
         display : GridSearchHeatmapDisplay
             The Display, plotted. Its title names the ``fixed`` values.
+
+        Warns
+        -----
+        UserWarning
+            When the grid is a list of grids and some candidates, of a grid
+            without ``x`` or ``y``, have no place on the axes: they are left
+            out, and the warning says how many. ``fixed`` can select the
+            grids that have both.
         """
         _pyplot(f"{cls.__name__}.from_search")
         check_is_fitted(search, "cv_results_")
@@ -557,20 +919,39 @@ class GridSearchHeatmapDisplay:
         key, scoring = cls._score_of(search, score)
         scores = np.asarray(results[key], dtype=np.float64)
         fixed = dict(fixed or {})
-        searched = sorted(k[len("param_") :] for k in results if k.startswith("param_"))
+        x, y = cls._axes_of(search, x, y, fixed)
         keep = np.ones(scores.shape[0], dtype=bool)
-        for name in (x, y, *fixed):
-            if f"param_{name}" not in results:
-                raise ValueError(
-                    f"{name!r} is not a parameter of the search; its parameters "
-                    f"are {searched}."
-                )
-            keep &= ~np.ma.getmaskarray(results[f"param_{name}"])
         for name, value in fixed.items():
+            keep &= ~np.ma.getmaskarray(results[f"param_{name}"])
             column = np.ma.getdata(results[f"param_{name}"])
             keep &= np.array([_same(other, value) for other in column], dtype=bool)
         if not keep.any():
             raise ValueError(f"No candidate of the search has {fixed}.")
+        placed = keep.copy()
+        for name in (x, y):
+            placed &= ~np.ma.getmaskarray(results[f"param_{name}"])
+        if not placed.any():
+            raise ValueError(
+                f"No candidate of the search{' with ' + str(fixed) if fixed else ''} "
+                f"has both {x!r} and {y!r}: they are parameters of different "
+                "grids of the search. Choose two parameters of the same grid."
+            )
+        left_out = int(keep.sum() - placed.sum())
+        if left_out:
+            absent = [
+                repr(name)
+                for name in (x, y)
+                if np.ma.getmaskarray(results[f"param_{name}"])[keep].any()
+            ]
+            warnings.warn(
+                f"{left_out} of the {keep.sum()} candidates "
+                f"{'has' if left_out == 1 else 'have'} no {' or '.join(absent)} "
+                "(their grid does not search it) and cannot be shown; pass "
+                "fixed= to select the grids that search both axes.",
+                UserWarning,
+                stacklevel=2,
+            )
+        keep = placed
         x_column = np.ma.getdata(results[f"param_{x}"])[keep]
         y_column = np.ma.getdata(results[f"param_{y}"])[keep]
         x_values, y_values = _distinct(x_column), _distinct(y_column)
@@ -629,61 +1010,70 @@ def _item_labels(labels, ids):
 class ItemMapDisplay:
     """Items placed in two dimensions by their factor vectors, some named.
 
-    Items whose factor vectors are close are rated alike by the same users,
-    so a map of the vectors groups similar items: with a model of
-    ``n_components=2`` the factors themselves, otherwise their projection on
-    the two principal components. Items with a label (e.g. the most rated
-    movies, by title) are marked and annotated; the others are grey dots.
+        Items whose factor vectors are close are rated alike by the same users,
+        so a map of the vectors groups similar items: with a model of
+        ``n_components=2`` the factors themselves, otherwise their projection on
+        the two principal components. Items with a label (e.g. the most rated
+        movies, by title) are marked and annotated, each label beside its point
+    where it covers no other label; the others are grey dots.
 
-    Parameters
-    ----------
-    coordinates : array-like of shape (n_items, 2)
-        Position of each item.
+        Parameters
+        ----------
+        coordinates : array-like of shape (n_items, 2)
+            Position of each item.
 
-    labels : sequence of str or None, length n_items, default=None
-        Annotation of each item; items whose label is None or ``""`` are
-        drawn without one. None annotates no item.
+        labels : sequence of str or None, length n_items, default=None
+            Annotation of each item; items whose label is None or ``""`` are
+            drawn without one. None annotates no item.
 
-    xlabel, ylabel : str, default="component 1", "component 2"
-        Names of the axes.
+        priority : array-like of shape (n_items,), default=None
+            Which labels are placed first when they compete for room, the
+            largest first (e.g. the number of ratings of each item); when the
+            map is too crowded, the labels of the lowest priority are the ones
+            hidden. None places them in the order of ``labels``.
 
-    estimator_name : str, default=None
-        Title of the plot; None shows none.
+        xlabel, ylabel : str, default="component 1", "component 2"
+            Names of the axes.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The axes of the map.
+        estimator_name : str, default=None
+            Title of the plot; None shows none.
 
-    figure_ : matplotlib Figure
-        The figure holding the axes.
+        Attributes
+        ----------
+        ax_ : matplotlib Axes
+            The axes of the map.
 
-    scatter_ : matplotlib PathCollection
-        One point per item, in the order of ``coordinates``.
+        figure_ : matplotlib Figure
+            The figure holding the axes.
 
-    texts_ : list of matplotlib Annotation
-        The labels drawn, in the order of the labelled items.
+        scatter_ : matplotlib PathCollection
+            One point per item, in the order of ``coordinates``.
 
-    See Also
-    --------
-    skmf.MatrixFactorization.similar_items : The nearest items of an item.
+        texts_ : list of matplotlib Annotation
+            The labels, in the order of the labelled items. Where each one goes,
+            and whether it is shown, is settled each time the figure is drawn
+            (see ``avoid_overlap`` in :meth:`plot`).
 
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from skmf import MatrixFactorization
-    >>> from skmf.datasets import make_ratings
-    >>> from skmf.plot import ItemMapDisplay
-    >>> X, y = make_ratings(200, 100, 4000, random_state=0)
-    >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
-    ...                          random_state=0).fit(X, y)
-    >>> titles = {item: f"movie {item}" for item in range(100)}
-    >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
-    >>> len(display.texts_), display.scatter_.get_offsets().shape
-    (5, (100, 2))
-    >>> display.ax_.get_xlabel()
-    'principal component 1 (...% of variance)'
+        See Also
+        --------
+        skmf.MatrixFactorization.similar_items : The nearest items of an item.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from skmf import MatrixFactorization
+        >>> from skmf.datasets import make_ratings
+        >>> from skmf.plot import ItemMapDisplay
+        >>> X, y = make_ratings(200, 100, 4000, random_state=0)
+        >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
+        ...                          random_state=0).fit(X, y)
+        >>> titles = {item: f"movie {item}" for item in range(100)}
+        >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
+        >>> len(display.texts_), display.scatter_.get_offsets().shape
+        (5, (100, 2))
+        >>> display.ax_.get_xlabel()
+        'principal component 1 (...% of variance)'
     """
 
     def __init__(
@@ -691,12 +1081,14 @@ class ItemMapDisplay:
         *,
         coordinates,
         labels=None,
+        priority=None,
         xlabel="component 1",
         ylabel="component 2",
         estimator_name=None,
     ):
         self.coordinates = coordinates
         self.labels = labels
+        self.priority = priority
         self.xlabel = xlabel
         self.ylabel = ylabel
         self.estimator_name = estimator_name
@@ -716,9 +1108,19 @@ class ItemMapDisplay:
                     f"labels has {len(labels)} entries but coordinates has "
                     f"{coordinates.shape[0]} rows: there must be one per item."
                 )
-        return coordinates, labels
+        priority = None
+        if self.priority is not None:
+            priority = np.asarray(self.priority, dtype=np.float64)
+            if priority.shape != coordinates.shape[:1]:
+                raise ValueError(
+                    f"priority has shape {priority.shape} but coordinates has "
+                    f"{coordinates.shape[0]} rows: give one number per item."
+                )
+            if np.isnan(priority).any():
+                raise ValueError("priority contains NaN: give a number per item.")
+        return coordinates, labels, priority
 
-    def plot(self, ax=None, *, scatter_kw=None, text_kw=None):
+    def plot(self, ax=None, *, scatter_kw=None, text_kw=None, avoid_overlap=True):
         """Draw the map.
 
         Parameters
@@ -733,6 +1135,17 @@ class ItemMapDisplay:
         text_kw : dict, default=None
             Keyword arguments of ``ax.annotate`` for the labels.
 
+        avoid_overlap : bool, default=True
+            Whether to keep the labels apart. Each time the figure is drawn
+            (so after any resizing or layout), the labels are placed in
+            order of ``priority``, each at the nearest spot around its point
+            where it stays inside the axes and covers no label placed before
+            and no labelled point, with a leader line when it is not next to
+            its point; a label that finds no free spot is hidden (its
+            ``get_visible()`` is False). A bigger figure or fewer labels
+            shows them all. False draws every label at ``text_kw``'s
+            ``xytext``, overlapping or not.
+
         Returns
         -------
         display : ItemMapDisplay
@@ -740,16 +1153,17 @@ class ItemMapDisplay:
             ``texts_`` set.
         """
         plt = _pyplot(f"{type(self).__name__}.plot")
-        coordinates, labels = self._check()
+        coordinates, labels, priority = self._check()
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         named = np.array([label not in (None, "") for label in labels], dtype=bool)
         scatter_kw = {
             "s": np.where(named, 24, 8),
             "linewidths": 0,
             **(scatter_kw or {}),
         }
-        if "c" not in scatter_kw and "color" not in scatter_kw:
+        highlight = "c" not in scatter_kw and "color" not in scatter_kw
+        if highlight:
             scatter_kw["c"] = np.where(named, "C1", "0.7")
         scatter = ax.scatter(coordinates[:, 0], coordinates[:, 1], **scatter_kw)
         text_kw = {
@@ -758,10 +1172,48 @@ class ItemMapDisplay:
             "fontsize": "small",
             **(text_kw or {}),
         }
+        if highlight and named.any():
+            # Points are drawn in item order, so grey dots of later items would
+            # cover labelled ones: draw the labelled points again, on top.
+            ax.scatter(
+                coordinates[named, 0],
+                coordinates[named, 1],
+                s=np.broadcast_to(scatter_kw["s"], named.shape)[named],
+                c="C1",
+                edgecolors="white",
+                linewidths=0.5,
+                zorder=scatter.get_zorder() + 0.1,
+            )
+        if avoid_overlap:
+            text_kw = {
+                "bbox": {"boxstyle": "square,pad=0.1", "facecolor": "white",
+                         "alpha": 0.6, "linewidth": 0},
+                "arrowprops": {"arrowstyle": "-", "color": "0.4",
+                               "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3},
+                **text_kw,
+            }  # fmt: skip
         texts = [
             ax.annotate(labels[i], coordinates[i], **text_kw)
             for i in np.flatnonzero(named)
         ]
+        if avoid_overlap and texts:
+            for text in texts:
+                # Placed inside the axes at draw time: where they are before
+                # that must not make a layout engine shrink the axes.
+                text.set_in_layout(False)
+            rows = np.flatnonzero(named)
+            if priority is None:
+                order = np.arange(len(texts))
+            else:
+                order = np.argsort(-priority[rows], kind="stable")
+            sizes = np.broadcast_to(scatter_kw.get("s", 24), named.shape)[rows]
+            ax.add_artist(
+                _before_draw_class()(
+                    lambda renderer: _place_labels(
+                        ax, texts, coordinates[rows], order, sizes, renderer
+                    )
+                )
+            )
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
         if self.estimator_name is not None:
@@ -783,6 +1235,7 @@ class ItemMapDisplay:
         name=None,
         scatter_kw=None,
         text_kw=None,
+        avoid_overlap=True,
     ):
         """Map the items of a fitted model and name the most rated ones.
 
@@ -819,8 +1272,10 @@ class ItemMapDisplay:
         name : str, default=None
             Title of the plot; None uses the estimator's class name.
 
-        scatter_kw, text_kw : dict, default=None
-            As in :meth:`plot`.
+        scatter_kw, text_kw, avoid_overlap
+            As in :meth:`plot`. The labels are placed most rated first (or
+            in the order of ``items``), so that when room runs out the
+            labels hidden are those of the least rated items.
 
         Returns
         -------
@@ -858,12 +1313,16 @@ class ItemMapDisplay:
             )
         if items is not None:
             chosen = cls._positions(ids, items)
+            # The first items given are placed first.
+            weight = np.zeros(ids.shape[0])
+            weight[chosen[::-1]] = np.arange(1, chosen.shape[0] + 1)
         else:
             if not isinstance(n_labels, numbers.Integral) or n_labels < 0:
                 raise ValueError(f"n_labels must be an int >= 0, got {n_labels!r}.")
             weight = _item_popularity(estimator)
             if weight is None:
                 weight = np.linalg.norm(coordinates - coordinates.mean(0), axis=1)
+            weight = np.asarray(weight, dtype=np.float64)
             chosen = np.argsort(-weight, kind="stable")[:n_labels]
         names = _item_labels(labels, ids)
         if len(names) != ids.shape[0]:
@@ -878,11 +1337,14 @@ class ItemMapDisplay:
         display = cls(
             coordinates=coordinates,
             labels=shown,
+            priority=weight,
             xlabel=xlabel,
             ylabel=ylabel,
             estimator_name=name or type(estimator).__name__,
         )
-        return display.plot(ax=ax, scatter_kw=scatter_kw, text_kw=text_kw)
+        return display.plot(
+            ax=ax, scatter_kw=scatter_kw, text_kw=text_kw, avoid_overlap=avoid_overlap
+        )
 
     @staticmethod
     def _positions(ids, items):

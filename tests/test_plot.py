@@ -91,6 +91,25 @@ def test_plot_from_data_renders(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
+def test_legend_covers_neither_curve():
+    # A falling loss, and a validation error that turns up into the top right
+    # corner, where the legend used to be.
+    loss = np.linspace(1.0, 0.1, 30)
+    error = np.r_[np.linspace(1.0, 0.5, 10), np.linspace(0.5, 2.0, 20)]
+    display = TrainingCurveDisplay(loss_curve=loss, validation_scores=-error).plot()
+    display.figure_.canvas.draw()
+    legend = display.ax_.get_legend()
+    box = legend.get_window_extent()
+    for line in display.lines_:
+        path = line.get_transform().transform_path(line.get_path())
+        assert not path.intersects_bbox(box, filled=False), line.get_label()
+    # The axes of the legend are drawn last: no curve is drawn over it.
+    assert display.ax_.get_zorder() > display.ax_validation_.get_zorder()
+    # The best epoch is marked on the curve too.
+    best = display.ax_validation_.lines[1]
+    assert (best.get_xdata(), best.get_ydata()) == ([10], [0.5])
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [
@@ -287,7 +306,10 @@ def test_heatmap_of_a_list_of_grids_with_failed_fits():
         {"solver": "sgd", "alpha": 1.0, "learning_rate": 0.01},
     ]
     search = _FakeSearch(params, [0.9, 0.5, np.nan, 0.7])
-    display = GridSearchHeatmapDisplay.from_search(search, x="learning_rate", y="alpha")
+    with pytest.warns(UserWarning, match="1 of the 4 candidates has no 'learning_"):
+        display = GridSearchHeatmapDisplay.from_search(
+            search, x="learning_rate", y="alpha"
+        )
     np.testing.assert_array_equal(display.scores, [[0.5, np.nan], [0.7, np.nan]])
     assert display.score_name == "score" and display.greater_is_better
     assert display.best_index_ == (1, 0)
@@ -296,6 +318,100 @@ def test_heatmap_of_a_list_of_grids_with_failed_fits():
     by_solver = GridSearchHeatmapDisplay.from_search(search, x="solver", y="alpha")
     assert by_solver.x_values == ["als", "sgd"]
     np.testing.assert_array_equal(by_solver.scores, [[0.9, 0.5], [np.nan, 0.7]])
+
+
+def test_heatmap_infers_the_two_parameters_of_the_grid(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    # init_std has one value: it is not an axis.
+    grid = {"n_components": [1, 3], "alpha": [0.1, 1.0, 3.0], "init_std": [0.1]}
+    search = GridSearchCV(
+        MatrixFactorization(solver="als", max_iter=2, random_state=0), grid, cv=2
+    ).fit(*ratings)
+    inferred = GridSearchHeatmapDisplay.from_search(search)
+    named = GridSearchHeatmapDisplay.from_search(search, x="n_components", y="alpha")
+    # The first parameter of the grid is on the horizontal axis.
+    assert (inferred.x_name, inferred.y_name) == ("n_components", "alpha")
+    assert inferred.x_values == [1, 3] and inferred.y_values == [0.1, 1.0, 3.0]
+    np.testing.assert_array_equal(inferred.scores, named.scores)
+    assert inferred.ax_.get_xlabel() == "n_components"
+    # One axis given: the other is the one parameter left.
+    flipped = GridSearchHeatmapDisplay.from_search(search, y="n_components")
+    assert (flipped.x_name, flipped.y_name) == ("alpha", "n_components")
+    np.testing.assert_array_equal(flipped.scores, named.scores.T)
+
+
+def test_heatmap_cannot_infer_axes_from_more_or_fewer_parameters(search):
+    # The search fixture varies three parameters.
+    with pytest.raises(
+        ValueError,
+        match=r"varies 3 parameters, \['n_components', 'alpha', 'init_std'\]: "
+        r"pass x= and y= to choose",
+    ):
+        GridSearchHeatmapDisplay.from_search(search)
+    with pytest.raises(
+        ValueError, match=r"varies 2 parameters besides 'alpha', \['n_components', "
+    ):
+        GridSearchHeatmapDisplay.from_search(search, x="alpha")
+    # Holding the third parameter leaves two.
+    held = GridSearchHeatmapDisplay.from_search(search, fixed={"init_std": 0.1})
+    assert (held.x_name, held.y_name) == ("n_components", "alpha")
+    assert held.ax_.get_title() == "init_std=0.1"
+    with pytest.raises(ValueError, match=r"varies 1 parameter\(s\) besides "
+                       r"'init_std', 'n_components', \['alpha'\], and a heat map "
+                       r"needs 2 more"):  # fmt: skip
+        GridSearchHeatmapDisplay.from_search(
+            search, fixed={"init_std": 0.1, "n_components": 4}
+        )
+    with pytest.raises(ValueError, match="x and y are both 'alpha'"):
+        GridSearchHeatmapDisplay.from_search(search, x="alpha", y="alpha")
+    with pytest.raises(ValueError, match=r"'K' is not a parameter.*\['alpha', "):
+        GridSearchHeatmapDisplay.from_search(search, fixed={"K": 1})
+
+
+def test_heatmap_of_a_list_of_grids(ratings):
+    from sklearn.model_selection import GridSearchCV
+
+    grids = [
+        {"solver": ["als"], "alpha": [0.1, 1.0]},
+        {"solver": ["sgd"], "alpha": [0.1, 1.0], "learning_rate": [0.01, 0.02]},
+    ]
+    search = GridSearchCV(
+        MatrixFactorization(max_iter=2, random_state=0), grids, cv=2
+    ).fit(*ratings)
+    # Three parameters vary over the two grids: the error names them.
+    with pytest.raises(ValueError, match=r"\['solver', 'alpha', 'learning_rate'\]"):
+        GridSearchHeatmapDisplay.from_search(search)
+    # One grid, chosen with fixed=, varies two: they are the axes, and no
+    # candidate is left out.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sgd = GridSearchHeatmapDisplay.from_search(search, fixed={"solver": "sgd"})
+    assert (sgd.x_name, sgd.y_name) == ("alpha", "learning_rate")
+    expected = np.empty((2, 2))
+    for params, score in zip(
+        search.cv_results_["params"], search.cv_results_["mean_test_score"],
+        strict=True,
+    ):  # fmt: skip
+        if params["solver"] == "sgd":
+            row = [0.01, 0.02].index(params["learning_rate"])
+            expected[row, [0.1, 1.0].index(params["alpha"])] = score
+    np.testing.assert_array_equal(sgd.scores, expected)
+    # Without fixed=, the candidates of the grid without the learning rate
+    # cannot be placed: they are left out, and the warning says so.
+    with pytest.warns(UserWarning, match="2 of the 6 candidates have no 'learning_"):
+        mixed = GridSearchHeatmapDisplay.from_search(
+            search, x="alpha", y="learning_rate"
+        )
+    np.testing.assert_array_equal(mixed.scores, expected)
+
+
+def test_heatmap_axes_from_different_grids():
+    search = _FakeSearch([{"a": 1}, {"a": 2}, {"b": 1}, {"b": 2}], [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="has both 'a' and 'b': they are param"):
+        GridSearchHeatmapDisplay.from_search(search)
 
 
 def test_heatmap_plot_from_data():
@@ -328,6 +444,70 @@ def test_heatmap_plot_from_data():
             x_name="x",
             y_name="y",
         ).plot()
+
+
+def _cell_boxes(display):
+    """Display-space boxes of each shown annotation and of its cell."""
+    display.figure_.canvas.draw()
+    renderer = display.figure_.canvas.get_renderer()
+    boxes = []
+    for (row, column), text in np.ndenumerate(display.text_):
+        if text.get_visible():
+            corners = [(column - 0.5, row - 0.5), (column + 0.5, row + 0.5)]
+            cell = display.ax_.transData.transform(corners)
+            boxes.append((text.get_window_extent(renderer), cell))
+    return boxes
+
+
+def test_heatmap_annotations_fit_their_cells():
+    rng = np.random.default_rng(0)
+    display = GridSearchHeatmapDisplay(
+        scores=rng.uniform(0.9, 1.3, size=(8, 12)),
+        x_values=list(range(12)),
+        y_values=list(range(8)),
+        x_name="x",
+        y_name="y",
+    ).plot(text_kw={"fontsize": 12})
+    boxes = _cell_boxes(display)
+    assert len(boxes) == 96
+    for box, ((x0, y0), (x1, y1)) in boxes:
+        assert x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1
+    small = display.text_[0, 0].get_fontsize()
+    assert small < 12
+    # The size asked for is the largest: a big figure gets it back.
+    display.figure_.set_size_inches(16, 10)
+    assert all(box.width > 0 for box, _ in _cell_boxes(display))
+    assert {text.get_fontsize() for text in display.text_.ravel()} == {12}
+    # Too small to read: hidden, the colors still show the values.
+    display.figure_.set_size_inches(2, 1.5)
+    assert _cell_boxes(display) == []
+    display.figure_.canvas.draw()
+    assert not display.figure_.stale
+
+
+def test_heatmap_tick_labels_of_a_random_search_are_short_and_apart():
+    rng = np.random.default_rng(0)
+    alphas = 10 ** rng.uniform(-3, 0, size=12)
+    params = [
+        {"alpha": alpha, "n_components": int(k)}
+        for alpha, k in zip(alphas, rng.integers(2, 30, size=12), strict=True)
+    ]
+    display = GridSearchHeatmapDisplay.from_search(
+        _FakeSearch(params, rng.uniform(size=12))
+    )
+    display.figure_.canvas.draw()
+    ticks = display.ax_.get_xticklabels()
+    # Three digits, within 1% of the value, instead of "g"'s six.
+    for tick, alpha in zip(ticks, sorted(alphas), strict=True):
+        assert float(tick.get_text()) == pytest.approx(alpha, rel=0.01)
+        assert len(tick.get_text().lstrip("0.")) <= 3
+    boxes = [tick.get_window_extent() for tick in ticks]
+    for k, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[k + 1 :])
+    # Inside the figure, with the axis label, on the figure the display made.
+    figure = display.figure_.bbox
+    label = display.ax_.xaxis.label.get_window_extent()
+    assert all(figure.y0 <= box.y0 for box in [*boxes, label])
 
 
 # ItemMapDisplay -------------------------------------------------------------
@@ -455,3 +635,133 @@ def test_item_map_plot_from_data():
         ItemMapDisplay(coordinates=[1, 2, 3]).plot()
     with pytest.raises(ValueError, match="labels has 1 entries but coordinates"):
         ItemMapDisplay(coordinates=[[0, 0], [1, 1]], labels=["a"]).plot()
+
+
+def _text_boxes(display):
+    """Display-space boxes of the visible labels, without their leader lines."""
+    from matplotlib.text import Text
+
+    display.figure_.canvas.draw()
+    renderer = display.figure_.canvas.get_renderer()
+    return [
+        Text.get_window_extent(text, renderer)
+        for text in display.texts_
+        if text.get_visible()
+    ]
+
+
+def _assert_apart_and_inside(boxes, ax):
+    frame = ax.get_window_extent()
+    for k, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1
+        for other in boxes[k + 1 :]:
+            assert not box.overlaps(other), (box, other)
+
+
+def _assert_beside_its_own_point(display):
+    """A label without a leader line is nearer its point than any other."""
+    from matplotlib.text import Text
+
+    renderer = display.figure_.canvas.get_renderer()
+    points = display.ax_.transData.transform([text.xy for text in display.texts_])
+    for k, text in enumerate(display.texts_):
+        if text.get_visible() and not text.arrow_patch.get_visible():
+            box = Text.get_window_extent(text, renderer)
+            gaps = np.hypot(
+                np.maximum(0, np.maximum(box.x0 - points[:, 0], points[:, 0] - box.x1)),
+                np.maximum(0, np.maximum(box.y0 - points[:, 1], points[:, 1] - box.y1)),
+            )
+            assert gaps[k] < np.delete(gaps, k).min(), text.get_text()
+
+
+def _crowded_map(**kwargs):
+    """300 items in a tight cloud, 40 of them with long labels."""
+    rng = np.random.default_rng(0)
+    coordinates = rng.normal(scale=0.1, size=(300, 2))
+    labels = [f"a rather long title {i}" if i % 7 == 0 else None for i in range(300)]
+    return ItemMapDisplay(coordinates=coordinates, labels=labels, **kwargs)
+
+
+def test_item_map_labels_do_not_overlap_on_a_crowded_map():
+    priority = np.arange(300.0)  # the last items matter most
+    display = _crowded_map(priority=priority).plot()
+    boxes = _text_boxes(display)
+    assert len(display.texts_) == 43 and len(boxes) >= 15
+    _assert_apart_and_inside(boxes, display.ax_)
+    # The label of the highest priority always finds room, and none covers a
+    # labelled point.
+    assert display.texts_[-1].get_visible()
+    labelled = display.ax_.transData.transform(display.coordinates[::7])
+    for box in boxes:
+        assert not box.count_contains(labelled)
+    _assert_beside_its_own_point(display)
+    # Without the placement, the same labels overlap: the test has teeth.
+    crowded = _crowded_map().plot(avoid_overlap=False)
+    boxes = _text_boxes(crowded)
+    assert len(boxes) == 43
+    assert any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1 :])
+
+
+def test_item_map_labels_are_placed_again_when_the_figure_changes():
+    display = _crowded_map().plot()
+    _assert_apart_and_inside(_text_boxes(display), display.ax_)
+    # Smaller: fewer fit, still apart; bigger: all fit, each beside its point.
+    display.figure_.set_size_inches(4, 3)
+    _assert_apart_and_inside(_text_boxes(display), display.ax_)
+    display.figure_.set_size_inches(16, 12)
+    boxes = _text_boxes(display)
+    assert len(boxes) == 43
+    _assert_apart_and_inside(boxes, display.ax_)
+    # A settled layout changes nothing at the next draw (an interactive
+    # backend would otherwise redraw forever).
+    display.figure_.canvas.draw()
+    assert not display.figure_.stale
+
+
+def test_item_map_labels_do_not_shrink_a_constrained_layout():
+    # Labels of points at the right edge start out across it; placed inside
+    # at draw time, they must not make the layout engine shrink the axes.
+    coordinates = np.column_stack([np.linspace(0, 1, 50), np.linspace(0, 1, 50)])
+    widths = []
+    for labels in [None, ["a long label of an item"] * 50]:
+        display = ItemMapDisplay(coordinates=coordinates, labels=labels).plot()
+        display.figure_.canvas.draw()
+        widths.append(display.ax_.get_window_extent().width)
+    assert widths[1] == pytest.approx(widths[0])
+
+
+def test_item_map_labelled_points_are_drawn_on_top():
+    # Item 1 is labelled, item 2 sits on it: the labelled point stays visible.
+    display = ItemMapDisplay(
+        coordinates=[[0, 0], [1, 1], [1, 1]], labels=[None, "a", None]
+    ).plot()
+    top = display.ax_.collections[-1]
+    assert top is not display.scatter_
+    assert top.get_zorder() > display.scatter_.get_zorder()
+    np.testing.assert_array_equal(top.get_offsets(), [[1, 1]])
+
+
+def test_item_map_priority_is_checked():
+    with pytest.raises(ValueError, match=r"priority has shape \(2,\) but coordin"):
+        ItemMapDisplay(coordinates=[[0, 0]], priority=[1, 2]).plot()
+    with pytest.raises(ValueError, match="priority contains NaN"):
+        ItemMapDisplay(coordinates=[[0, 0]], priority=[np.nan]).plot()
+
+
+@pytest.mark.slow
+def test_item_map_of_movielens_names_the_20_most_rated_apart(ml100k_dir):
+    ratings = pd.read_csv(
+        ml100k_dir / "u.data", sep="\t", names=["user", "item", "rating", "time"]
+    )
+    items = pd.read_csv(ml100k_dir / "u.item", sep="|", header=None, encoding="latin-1")
+    titles = pd.Series(items[1].to_numpy(), index=items[0].to_numpy())
+    mf = MatrixFactorization(
+        n_components=20, solver="als", max_iter=5, random_state=0
+    ).fit(ratings[["user", "item"]], ratings["rating"])
+    display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=20)
+    boxes = _text_boxes(display)
+    assert len(boxes) == 20  # on the default 6.4 x 4.8 inch figure
+    _assert_apart_and_inside(boxes, display.ax_)
+    _assert_beside_its_own_point(display)
+    assert "Star Wars (1977)" in [text.get_text() for text in display.texts_]
