@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._blas import single_threaded_blas
 from ._mf import MatrixFactorization, _fit_n_threads, _initial_model
-from ._solvers.gibbs import GibbsSampler, HyperPrior
+from ._solvers.gibbs import GibbsParams, GibbsSampler, HyperPrior
 
 # Noise precision beta of the first sweep, before it is first drawn (the
 # prototype's value; beta settles at about 1.6 on MovieLens 100K).
@@ -364,10 +364,12 @@ class BayesianMatrixFactorization(MatrixFactorization):
         sampler = GibbsSampler(
             ratings,
             model,
-            self._prior,
-            _INITIAL_NOISE_PRECISION,
-            self._n_threads(ratings.n_ratings),
-            np.random.default_rng(rng.randint(np.iinfo(np.int32).max)),
+            GibbsParams(
+                self._prior,
+                _INITIAL_NOISE_PRECISION,
+                self._n_threads(ratings.n_ratings),
+            ),
+            rng,
         )
         average = _PosteriorAverage(ratings, self.n_components, self.n_samples, dtype)
         noise_precisions = []

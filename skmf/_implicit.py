@@ -25,12 +25,8 @@ from ._encoding import fit_ids
 from ._mf import _check_ids, _check_ratings, _effective_n_threads
 from ._persistence import VersionedStateMixin
 from ._recommend import RecommenderMixin, seen_matrix
-from ._solvers.implicit_als import (
-    ImplicitALSSolver,
-    kernel_csr,
-    regularized_gram,
-    solve_rows,
-)
+from ._solvers._base import FactorModel, Ratings, SolverBreakdown
+from ._solvers.implicit_als import ImplicitALSParams, ImplicitALSSolver, fold_in_row
 from .metrics import ndcg_at_k
 
 
@@ -338,8 +334,22 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
             for n in shape
         )
         p = self._params
+        no_bias = np.empty(0, dtype)
         solver = ImplicitALSSolver(
-            confidence, user_factors, item_factors, p.reg, p.cg_steps, p.n_threads
+            Ratings(
+                users=np.repeat(
+                    np.arange(shape[0], dtype=np.int32), np.diff(confidence.indptr)
+                ),
+                items=confidence.indices.astype(np.int32),
+                values=confidence.data.astype(dtype),
+                weights=no_bias,
+                n_users=shape[0],
+                n_items=shape[1],
+                indptr=confidence.indptr.astype(np.int64),
+            ),
+            FactorModel(user_factors, item_factors, no_bias, no_bias),
+            ImplicitALSParams(p.reg, p.cg_steps, p.n_threads),
+            rng,
         )
         cells = shape[0] * shape[1]
         self.loss_curve_ = []
@@ -348,7 +358,12 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         # threads of its own inside them.
         with single_threaded_blas():
             for sweep in range(1, self.max_iter + 1):
-                self.loss_curve_.append(solver.epoch() / cells)
+                data = solver.step()
+                penalty = p.reg * sum(
+                    np.sum(f.astype(np.float64) ** 2)
+                    for f in (user_factors, item_factors)
+                )
+                self.loss_curve_.append((data + penalty) / cells)
                 if self.verbose:
                     elapsed = time.perf_counter() - start
                     print(
@@ -400,16 +415,15 @@ class ImplicitMatrixFactorization(VersionedStateMixin, RecommenderMixin, BaseEst
         )
         row.eliminate_zeros()
         row.data = _confidence(row.data, self._params)
-        factors = np.zeros((1, self.item_factors_.shape[1]), self.item_factors_.dtype)
-        solve_rows(
-            kernel_csr(row, factors.dtype),
-            factors,
-            self.item_factors_,
-            regularized_gram(self.item_factors_, self._params.reg),
-            0,
-            1,
-        )
-        return factors[0], 0.0
+        try:
+            factors = fold_in_row(
+                self.item_factors_, row.indices, row.data, self._params.reg
+            )
+        except SolverBreakdown as exc:
+            raise ValueError(
+                f"fold_in failed: {exc}. Increase alpha or use dtype='float64'."
+            ) from None
+        return factors, 0.0
 
     def _predict_folded(self, factors, bias, codes):
         known = codes >= 0

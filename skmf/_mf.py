@@ -670,7 +670,7 @@ class MatrixFactorization(
         start = time.perf_counter()
         for epoch in range(1, self._max_iter + 1):
             try:
-                data_loss = solver.epoch()
+                data_loss = solver.step()
             except FloatingPointError as exc:
                 self._diverged(epoch, str(exc))
             loss = (

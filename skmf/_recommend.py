@@ -26,8 +26,9 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._encoding import encode_ids
-from ._solvers._als_fast import als_half_sweep
+from ._solvers._base import SolverBreakdown
 from ._solvers._predict_fast import predict_pairs
+from ._solvers.als import fold_in_row
 
 # Scores computed per block of rows: 32 MiB of float64 whatever the catalogue.
 _BLOCK_SCORES = 1 << 22
@@ -465,28 +466,20 @@ class ExplicitRecommenderMixin(RecommenderMixin):
         return self.intercept_ + self.item_bias_[cols].astype(np.float64)
 
     def _fold_in_codes(self, codes, ratings):
-        dtype = self.item_factors_.dtype
-        factors = np.zeros((1, self.item_factors_.shape[1]), dtype=dtype)
-        bias = np.zeros(1, dtype=dtype)
-        result = als_half_sweep(
-            np.array([0, codes.shape[0]], dtype=np.int64),
-            codes.astype(np.int32),
-            (ratings - self.intercept_).astype(dtype),
-            np.empty(0, dtype=dtype),
-            factors,
-            bias,
-            self.item_factors_,
-            self.item_bias_,
-            self._params.alpha,
-            self._params.fit_biases,
-            1,
-        )
-        if result < 0:
+        try:
+            return fold_in_row(
+                self.item_factors_,
+                self.item_bias_,
+                codes,
+                (ratings - self.intercept_).astype(self.item_factors_.dtype),
+                self._params.alpha,
+                self._params.fit_biases,
+            )
+        except SolverBreakdown:
             raise ValueError(
                 "fold_in needs alpha > 0: without regularization the user's "
                 "least-squares problem has no unique solution."
-            )
-        return factors[0], float(bias[0])
+            ) from None
 
     def _predict_folded(self, factors, bias, codes):
         out = np.empty(codes.shape[0], dtype=np.float64)
