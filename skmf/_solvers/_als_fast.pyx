@@ -202,7 +202,7 @@ cdef void _normal_equations(const Problem* p, Row row, floating* block,
     cdef floating* target = block + p.dim * BLOCK
     cdef Py_ssize_t t = row.start
     cdef int m
-    memset(gram, 0, p.dim * p.dim * sizeof(floating))
+    memset(gram, 0, <Py_ssize_t> p.dim * p.dim * sizeof(floating))
     memset(rhs, 0, p.dim * sizeof(floating))
     while t < row.stop:
         if row.cached:
@@ -265,7 +265,8 @@ cdef inline Py_ssize_t _scratch_size(int dim) noexcept nogil:
     """Floats of one thread's memory: gram (dim^2), x and three CG vectors
     (4 dim), then the gather buffer (dim x BLOCK features, BLOCK targets,
     BLOCK products)."""
-    return dim * dim + 4 * dim + (dim + 2) * BLOCK
+    cdef Py_ssize_t d = dim  # dim * dim overflows an int beyond K = 46,340
+    return d * d + 4 * d + (d + 2) * BLOCK
 
 
 def als_half_sweep(
@@ -324,7 +325,7 @@ def als_half_sweep(
     with nogil, parallel(num_threads=n_threads):
         work = <floating*> malloc(_scratch_size(dim) * sizeof(floating))
         gram = work
-        x = work + dim * dim
+        x = work + <Py_ssize_t> dim * dim
         block = x + 4 * dim
 
         for row in prange(row_start, row_stop, schedule="dynamic", chunksize=16):
@@ -452,7 +453,7 @@ def gibbs_half_sweep(
     with nogil, parallel(num_threads=n_threads):
         work = <floating*> malloc(_scratch_size(dim) * sizeof(floating))
         gram = work
-        x = work + dim * dim
+        x = work + <Py_ssize_t> dim * dim
         e = x + dim
         block = x + 4 * dim
 

@@ -24,13 +24,14 @@ CALL_BUDGET = 2e8
 
 
 def bounds(costs, n_threads, budget=None):
-    """Cut ``len(costs)`` consecutive tasks into calls of at most ``budget``.
+    """Cut ``len(costs)`` consecutive tasks into calls of bounded work.
 
     Returns the boundaries, ``[0, ..., len(costs)]``: call ``c`` runs tasks
-    ``bounds[c]:bounds[c + 1]``. Each call gets about ``budget * n_threads``
-    of work (a task costlier than that gets a call of its own); a run of tasks
-    that fits the budget, such as a whole small problem, is one call.
-    ``budget=None`` means :data:`CALL_BUDGET`.
+    ``bounds[c]:bounds[c + 1]``. A call starts wherever the running total of
+    the work passes a multiple of ``budget * n_threads``, and a task costlier
+    than that gets a call of its own: every call has less than twice that
+    much work, or one task. A problem within the budget, such as a whole
+    small data set, is one call. ``budget=None`` means :data:`CALL_BUDGET`.
     """
     if budget is None:
         budget = CALL_BUDGET
@@ -39,10 +40,10 @@ def bounds(costs, n_threads, budget=None):
     if n == 0:
         return np.zeros(1, dtype=np.int64)
     per_call = budget * max(1, n_threads)
-    total = np.cumsum(costs)
-    # The first task whose running total passes each multiple of the budget
-    # starts a new call.
-    cuts = np.searchsorted(total, np.arange(1, total[-1] // per_call + 1) * per_call)
+    # The call of each task: where its work starts, in units of per_call.
+    call = (np.cumsum(costs) - costs) // per_call
+    heavy = np.flatnonzero(costs > per_call)
+    cuts = np.concatenate([np.flatnonzero(np.diff(call)) + 1, heavy, heavy + 1])
     cuts = np.unique(cuts[(cuts > 0) & (cuts < n)])
     return np.concatenate([[0], cuts, [n]]).astype(np.int64)
 

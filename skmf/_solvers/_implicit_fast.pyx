@@ -79,11 +79,11 @@ cdef int _solve_exact(const Columns* cols, Observed row, floating* work,
     cdef const floating* factors = <const floating*> cols.factors
     cdef const floating* confidence = <const floating*> row.confidence
     cdef floating* matrix = work
-    cdef floating* block = work + n * n
+    cdef floating* block = work + <Py_ssize_t> n * n
     cdef floating root
     cdef int m, t, k
     cdef const floating* y
-    memcpy(matrix, cols.gram, n * n * sizeof(floating))
+    memcpy(matrix, cols.gram, <Py_ssize_t> n * n * sizeof(floating))
     memset(x, 0, n * sizeof(floating))
     t = 0
     while t < row.count:
@@ -228,10 +228,13 @@ def implicit_half_sweep(
     cdef Py_ssize_t row
     cdef floating* work
     cdef floating* x
+    cdef floating* x_exact
 
     with nogil, parallel(num_threads=n_threads):
         # Exact: matrix (n*n), block (BLOCK*n), x (n). CG: three vectors of n.
-        work = <floating*> malloc((n * n + BLOCK * n + n) * sizeof(floating))
+        work = <floating*> malloc(
+            (<Py_ssize_t> n * n + BLOCK * n + n) * sizeof(floating)
+        )
         for row in prange(row_start, row_stop, schedule="guided"):
             if work == NULL:
                 status[row - row_start] = NO_MEMORY
@@ -241,10 +244,11 @@ def implicit_half_sweep(
             obs = _observed(indptr, indices, confidence, row)
             x = &row_factors[row, 0]
             if cg_steps == 0:
-                if _solve_exact(&cols, obs, work, work + n * n + BLOCK * n) != 0:
+                x_exact = work + <Py_ssize_t> n * n + BLOCK * n
+                if _solve_exact(&cols, obs, work, x_exact) != 0:
                     status[row - row_start] = FAILED
                     continue
-                memcpy(x, work + n * n + BLOCK * n, n * sizeof(floating))
+                memcpy(x, x_exact, n * sizeof(floating))
             else:
                 _solve_cg(&cols, obs, cg_steps, work, x)
             if compute_loss:
