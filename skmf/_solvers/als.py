@@ -29,8 +29,12 @@ def als_row_costs(indptr, n_components, fit_biases, cg_steps):
     """
     dim = n_components + (1 if fit_biases else 0)
     if cg_steps > 0:
-        return _chunks.row_costs(indptr, dim * (cg_steps + 2) * 0.6, dim)
-    return _chunks.row_costs(indptr, dim * dim * 0.06 + dim, dim**3 * 0.05)
+        return _chunks.row_costs(
+            indptr, 1.4 * dim * (cg_steps + 2) + 20, 500 * (cg_steps + 1)
+        )
+    return _chunks.row_costs(
+        indptr, 0.3 * dim * dim + 2 * dim + 20, 0.1 * dim**3 + 1000
+    )
 
 
 class ALSSolver(Solver):

@@ -182,7 +182,9 @@ def gibbs_row_costs(indptr, n_components):
     """Estimated work of each row of a Gibbs half-sweep (see ``_chunks``): the
     Gram matrix and the loss pass per rating, two triangular solves per row."""
     dim = n_components + 1
-    return _chunks.row_costs(indptr, dim * dim * 0.06 + dim, dim**3 * 0.1 + 50)
+    return _chunks.row_costs(
+        indptr, 0.3 * dim * dim + 2 * dim + 100, 0.2 * dim**3 + 3000
+    )
 
 
 class GibbsSampler(GibbsSolver):

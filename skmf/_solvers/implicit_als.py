@@ -34,8 +34,10 @@ def implicit_row_costs(indptr, n_components, cg_steps):
     """
     k = n_components
     if cg_steps > 0:
-        return _chunks.row_costs(indptr, k * (cg_steps + 2) * 1.0, k * k * cg_steps)
-    return _chunks.row_costs(indptr, k * k * 0.1 + 3 * k, k**3 * 0.05 + k * k)
+        return _chunks.row_costs(
+            indptr, 1.2 * k * (cg_steps + 2), 1.2 * k * k * (cg_steps + 1)
+        )
+    return _chunks.row_costs(indptr, 0.25 * k * k + 3 * k, 0.1 * k**3 + 1.5 * k * k)
 
 
 class ImplicitALSSolver(Solver):

@@ -125,7 +125,7 @@ def step_size(params, t):
 
 def stratum_costs(sizes, n_components):
     """Estimated work of each stratum of an epoch (see ``_chunks``)."""
-    return sizes.sum(axis=1) * (0.2 * n_components + 5.0)
+    return sizes.sum(axis=1) * (1.0 * n_components + 10.0)
 
 
 class SGDSolver(Solver):
