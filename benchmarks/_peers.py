@@ -174,9 +174,9 @@ def _timed_epochs(times):
 
     def timed(cls):
         class Timed(cls):
-            def epoch(self):
+            def step(self):
                 start = _clock()
-                result = super().epoch()
+                result = super().step()
                 times.append(_clock() - start)
                 return result
 

@@ -20,6 +20,8 @@ Run it with ``python examples/plot_cross_validation.py [--save DIR]``.
 """
 
 # %%
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from _helpers import load_movielens_100k, parse_args, show_or_save
@@ -47,11 +49,18 @@ splitters = {
 }
 rmse = {}
 for name, cv in splitters.items():
-    scores = cross_val_score(
-        model, X_sorted, y_sorted, cv=cv, scoring="neg_root_mean_squared_error"
-    )
+    # skmf warns when most pairs to predict have users it has never seen:
+    # record the warnings to show them instead of letting them scroll by.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = cross_val_score(
+            model, X_sorted, y_sorted, cv=cv, scoring="neg_root_mean_squared_error"
+        )
     rmse[name] = -scores
     print(f"{name:40} RMSE per fold {np.round(-scores, 3)}, mean {-scores.mean():.4f}")
+    cold = [w for w in caught if "not seen in fit" in str(w.message)]
+    if cold:
+        print(f"  {len(cold)} folds warned: {str(cold[0].message)[:150]}...")
 
 users = X_sorted["user"].to_numpy()
 unseen = [

@@ -18,6 +18,9 @@ from ._explicit import _ExplicitFactorModel
 from ._solvers.als import ALSParams, ALSSolver
 from ._solvers.sgd import SGDParams, SGDSolver
 
+# The solver of each value of the solver parameter (benchmarks/_peers.py wraps
+# them to time each step).
+_SOLVERS = {"sgd": SGDSolver, "als": ALSSolver}
 # Measured on MovieLens 100K: ALS reaches its best test RMSE in about 10 sweeps,
 # SGD keeps improving up to about 40 epochs with the default decay.
 _DEFAULT_MAX_ITER = {"sgd": 40, "als": 15}
@@ -396,7 +399,6 @@ class MatrixFactorization(_ExplicitFactorModel):
                 ),
                 n_threads=n_threads,
             )
-            solver = SGDSolver
         else:
             params = ALSParams(
                 alpha=float(self.alpha),
@@ -404,7 +406,6 @@ class MatrixFactorization(_ExplicitFactorModel):
                 cg_steps=0 if self.cg_steps is None else self.cg_steps,
                 n_threads=n_threads,
             )
-            solver = ALSSolver
         self._solver_params = params
         weights = ratings.weights if ratings.weights.size else None
         self._n_per_user = np.bincount(
@@ -414,7 +415,7 @@ class MatrixFactorization(_ExplicitFactorModel):
             ratings.items, weights, minlength=ratings.n_items
         )
         self._total_weight = float(self._n_per_user.sum())
-        return solver(ratings, model, params, rng)
+        return _SOLVERS[self.solver](ratings, model, params, rng)
 
     def _training_loss(self, data_loss, model):
         absolute = self.loss == "absolute_error"

@@ -1010,70 +1010,70 @@ def _item_labels(labels, ids):
 class ItemMapDisplay:
     """Items placed in two dimensions by their factor vectors, some named.
 
-        Items whose factor vectors are close are rated alike by the same users,
-        so a map of the vectors groups similar items: with a model of
-        ``n_components=2`` the factors themselves, otherwise their projection on
-        the two principal components. Items with a label (e.g. the most rated
-        movies, by title) are marked and annotated, each label beside its point
+    Items whose factor vectors are close are rated alike by the same users,
+    so a map of the vectors groups similar items: with a model of
+    ``n_components=2`` the factors themselves, otherwise their projection on
+    the two principal components. Items with a label (e.g. the most rated
+    movies, by title) are marked and annotated, each label beside its point
     where it covers no other label; the others are grey dots.
 
-        Parameters
-        ----------
-        coordinates : array-like of shape (n_items, 2)
-            Position of each item.
+    Parameters
+    ----------
+    coordinates : array-like of shape (n_items, 2)
+        Position of each item.
 
-        labels : sequence of str or None, length n_items, default=None
-            Annotation of each item; items whose label is None or ``""`` are
-            drawn without one. None annotates no item.
+    labels : sequence of str or None, length n_items, default=None
+        Annotation of each item; items whose label is None or ``""`` are
+        drawn without one. None annotates no item.
 
-        priority : array-like of shape (n_items,), default=None
-            Which labels are placed first when they compete for room, the
-            largest first (e.g. the number of ratings of each item); when the
-            map is too crowded, the labels of the lowest priority are the ones
-            hidden. None places them in the order of ``labels``.
+    priority : array-like of shape (n_items,), default=None
+        Which labels are placed first when they compete for room, the
+        largest first (e.g. the number of ratings of each item); when the
+        map is too crowded, the labels of the lowest priority are the ones
+        hidden. None places them in the order of ``labels``.
 
-        xlabel, ylabel : str, default="component 1", "component 2"
-            Names of the axes.
+    xlabel, ylabel : str, default="component 1", "component 2"
+        Names of the axes.
 
-        estimator_name : str, default=None
-            Title of the plot; None shows none.
+    estimator_name : str, default=None
+        Title of the plot; None shows none.
 
-        Attributes
-        ----------
-        ax_ : matplotlib Axes
-            The axes of the map.
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes of the map.
 
-        figure_ : matplotlib Figure
-            The figure holding the axes.
+    figure_ : matplotlib Figure
+        The figure holding the axes.
 
-        scatter_ : matplotlib PathCollection
-            One point per item, in the order of ``coordinates``.
+    scatter_ : matplotlib PathCollection
+        One point per item, in the order of ``coordinates``.
 
-        texts_ : list of matplotlib Annotation
-            The labels, in the order of the labelled items. Where each one goes,
-            and whether it is shown, is settled each time the figure is drawn
-            (see ``avoid_overlap`` in :meth:`plot`).
+    texts_ : list of matplotlib Annotation
+        The labels, in the order of the labelled items. Where each one goes,
+        and whether it is shown, is settled each time the figure is drawn
+        (see ``avoid_overlap`` in :meth:`plot`).
 
-        See Also
-        --------
-        skmf.MatrixFactorization.similar_items : The nearest items of an item.
+    See Also
+    --------
+    skmf.MatrixFactorization.similar_items : The nearest items of an item.
 
-        Examples
-        --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> from skmf import MatrixFactorization
-        >>> from skmf.datasets import make_ratings
-        >>> from skmf.plot import ItemMapDisplay
-        >>> X, y = make_ratings(200, 100, 4000, random_state=0)
-        >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
-        ...                          random_state=0).fit(X, y)
-        >>> titles = {item: f"movie {item}" for item in range(100)}
-        >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
-        >>> len(display.texts_), display.scatter_.get_offsets().shape
-        (5, (100, 2))
-        >>> display.ax_.get_xlabel()
-        'principal component 1 (...% of variance)'
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skmf import MatrixFactorization
+    >>> from skmf.datasets import make_ratings
+    >>> from skmf.plot import ItemMapDisplay
+    >>> X, y = make_ratings(200, 100, 4000, random_state=0)
+    >>> mf = MatrixFactorization(n_components=5, solver="als", max_iter=5,
+    ...                          random_state=0).fit(X, y)
+    >>> titles = {item: f"movie {item}" for item in range(100)}
+    >>> display = ItemMapDisplay.from_estimator(mf, labels=titles, n_labels=5)
+    >>> len(display.texts_), display.scatter_.get_offsets().shape
+    (5, (100, 2))
+    >>> display.ax_.get_xlabel()
+    'principal component 1 (...% of variance)'
     """
 
     def __init__(

@@ -165,6 +165,82 @@ def als_half_sweep(
     return X, b, _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases)
 
 
+def conjugate_gradient(lhs, rhs, x, steps):
+    """``steps`` iterations of textbook conjugate gradient on ``lhs x = rhs``.
+
+    Starts from ``x``. Stops early only when an iteration cannot proceed: the
+    residual is exactly zero (solved) or the direction has no positive
+    curvature (the step length would divide by zero).
+    """
+    x = np.array(x, dtype=np.float64)
+    residual = rhs - lhs @ x
+    direction = residual.copy()
+    for _ in range(steps):
+        rs_old = residual @ residual
+        if rs_old <= 0:
+            break
+        curvature = direction @ lhs @ direction
+        if curvature <= 0:
+            break
+        step = rs_old / curvature
+        x = x + step * direction
+        residual = residual - step * (lhs @ direction)
+        direction = residual + (residual @ residual) / rs_old * direction
+    return x
+
+
+def als_cg_half_sweep(
+    rows,
+    cols,
+    ratings,
+    weights,
+    row_factors,
+    row_bias,
+    col_factors,
+    col_bias,
+    alpha,
+    fit_biases,
+    steps,
+):
+    """``steps`` conjugate-gradient iterations on each row's ALS system.
+
+    The system is the one :func:`als_half_sweep` solves exactly, written out
+    densely; each row starts from its given factors (and bias, with
+    ``fit_biases``), see :func:`conjugate_gradient`. A row of zero total
+    weight gets zeros. Returns ``(row_factors, row_bias, sse)`` as
+    :func:`als_half_sweep` does.
+    """
+    Y = np.asarray(col_factors, dtype=np.float64)
+    c = np.asarray(col_bias, dtype=np.float64)
+    s_all = _weights_or_ones(weights, len(ratings))
+    n_rows, n_components = np.shape(row_factors)
+    dim = n_components + (1 if fit_biases else 0)
+
+    X = np.array(row_factors, dtype=np.float64)
+    b = np.array(row_bias, dtype=np.float64)
+    for r in range(n_rows):
+        mine = [p for p in range(len(ratings)) if rows[p] == r]
+        total_weight = sum(s_all[p] for p in mine)
+        if total_weight <= 0:
+            X[r] = 0.0
+            if fit_biases:
+                b[r] = 0.0
+            continue
+        lhs = alpha * total_weight * np.eye(dim)
+        rhs = np.zeros(dim)
+        for p in mine:
+            z = np.append(Y[cols[p]], 1.0) if fit_biases else Y[cols[p]]
+            lhs += s_all[p] * np.outer(z, z)
+            rhs += s_all[p] * (float(ratings[p]) - c[cols[p]]) * z
+        start = np.append(X[r], b[r]) if fit_biases else X[r]
+        solution = conjugate_gradient(lhs, rhs, start, steps)
+        X[r] = solution[:n_components]
+        if fit_biases:
+            b[r] = solution[n_components]
+
+    return X, b, _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases)
+
+
 def als_row_gradient(
     rows,
     cols,
@@ -280,10 +356,9 @@ def implicit_half_sweep(rows, cols, confidence, row_factors, col_factors, reg, s
 
     The observed cells are given as coordinate lists ``(rows, cols,
     confidence)``; the system of each row is the one of ``_implicit_system``.
-    ``steps=0`` solves it exactly; otherwise ``steps`` iterations of textbook
-    conjugate gradient start from the row's factors in ``row_factors``
-    (stopping early once the squared residual is below 1e-20). Returns the new
-    row factors.
+    ``steps=0`` solves it exactly; otherwise ``steps`` iterations of
+    :func:`conjugate_gradient` start from the row's factors in
+    ``row_factors``. Returns the new row factors.
     """
     Y = np.asarray(col_factors, dtype=np.float64)
     X = np.array(row_factors, dtype=np.float64)
@@ -291,19 +366,8 @@ def implicit_half_sweep(rows, cols, confidence, row_factors, col_factors, reg, s
         lhs, rhs = _implicit_system(r, rows, cols, confidence, Y, reg)
         if steps == 0:
             X[r] = np.linalg.solve(lhs, rhs)
-            continue
-        x = X[r]
-        residual = rhs - lhs @ x
-        direction = residual.copy()
-        for _ in range(steps):
-            rs_old = residual @ residual
-            if rs_old < 1e-20:
-                break
-            step = rs_old / (direction @ lhs @ direction)
-            x = x + step * direction
-            residual = residual - step * (lhs @ direction)
-            direction = residual + (residual @ residual) / rs_old * direction
-        X[r] = x
+        else:
+            X[r] = conjugate_gradient(lhs, rhs, X[r], steps)
     return X
 
 

@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
-from skmf._solvers._predict_fast import max_threads
+from skmf._solvers._openmp_helpers import max_threads
 
 from skmf import MatrixFactorization
 from skmf.datasets import make_ratings

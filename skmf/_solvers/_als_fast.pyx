@@ -22,13 +22,17 @@ Two ways to solve a row's normal equations ``A [x, b] = rhs``:
 
 Both work on ``G``, the row's column features ``sqrt(s_j) [y_j, 1]`` gathered
 into a contiguous buffer (the weights' square roots make ``G G^T`` the weighted
-Gram matrix). A row of up to BLOCK ratings is gathered once and reused by every
-pass over it; a longer row is gathered BLOCK ratings at a time, on every pass.
+Gram matrix). A row of up to ``BLOCK_SIZE`` ratings is gathered once and
+reused by every pass over it; a longer row is gathered ``BLOCK_SIZE`` ratings
+at a time, on every pass.
 
 ``gibbs_half_sweep`` is the Gibbs-sampling counterpart used by
 :class:`~skmf.BayesianMatrixFactorization`: the same Gram matrix, a Gaussian
 prior in place of the ridge penalty, and a draw from the row's conditional
 posterior in place of its mode.
+
+Both kernels follow the row-range convention of ``_rows.pxd``: a call solves
+rows ``row_start:row_stop`` and returns ``(loss, failed)``.
 """
 
 from libc.math cimport sqrt
@@ -36,10 +40,11 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from cython.parallel cimport parallel, prange
-from scipy.linalg.cython_blas cimport dgemv, dsyrk, sgemv, ssyrk
-from scipy.linalg.cython_lapack cimport dposv, dtrtrs, sposv, strtrs
 
 from cython cimport floating
+
+from ._linalg cimport gemv, posv, syrk, trtrs
+from ._rows cimport FAILED, NO_MEMORY, finish, row_range
 
 import numpy as np
 
@@ -53,174 +58,215 @@ cnp.import_array()
 cdef enum:
     BLOCK = 2048
 
+# The block size, for the tests of rows longer than a block.
+BLOCK_SIZE = BLOCK
 
-# BLAS "trans" arguments.
-cdef char TRANSPOSE = b"T"
-cdef char NO_TRANSPOSE = b"N"
-
-
-cdef inline void _gemv(char trans, int n, int m, floating* a, floating* x,
-                       floating beta, floating* y) noexcept nogil:
-    """y = a x + beta y ('N') or y = a^T x + beta y ('T'), a column-major n x m."""
-    cdef int inc = 1
-    cdef floating one = 1
-    if floating is float:
-        sgemv(&trans, &n, &m, &one, a, &n, x, &inc, &beta, y, &inc)
-    else:
-        dgemv(&trans, &n, &m, &one, a, &n, x, &inc, &beta, y, &inc)
+# What _pass computes with q = G^T v over a row's ratings.
+cdef enum:
+    RESIDUAL = 0  # out += G (t - q)
+    PRODUCT = 1  # out += G q
+    SSE = 2  # return |t - q|^2
 
 
-cdef inline void _syrk(int n, int m, floating* a, floating* c) noexcept nogil:
-    """c += a a^T (upper triangle), a column-major n x m."""
-    cdef char uplo = b"U"
-    cdef char trans = b"N"
-    cdef floating one = 1
-    if floating is float:
-        ssyrk(&uplo, &trans, &n, &m, &one, a, &n, &one, c, &n)
-    else:
-        dsyrk(&uplo, &trans, &n, &m, &one, a, &n, &one, c, &n)
-
-
-cdef int _posv(int n, floating* gram, floating* rhs) noexcept nogil:
-    cdef char uplo = b"U"
-    cdef int nrhs = 1
-    cdef int info = 0
-    if floating is float:
-        sposv(&uplo, &n, &nrhs, gram, &n, rhs, &n, &info)
-    else:
-        dposv(&uplo, &n, &nrhs, gram, &n, rhs, &n, &info)
-    return info
-
-
-cdef int _trtrs(int n, floating* upper, floating* b) noexcept nogil:
-    """b = U^{-1} b for the upper triangle U of a column-major n x n matrix."""
-    cdef char uplo = b"U"
-    cdef char trans = b"N"
-    cdef char diag = b"N"
-    cdef int nrhs = 1
-    cdef int info = 0
-    if floating is float:
-        strtrs(&uplo, &trans, &diag, &n, &nrhs, upper, &n, b, &n, &info)
-    else:
-        dtrtrs(&uplo, &trans, &diag, &n, &nrhs, upper, &n, b, &n, &info)
-    return info
-
-
-cdef struct Columns:
-    # The fixed side of a half-sweep and the row layout of the ratings.
+cdef struct Problem:
+    # One half-sweep: the rows' ratings, grouped by row, and the fixed columns.
+    # A struct cannot hold a fused type, so the float arrays are kept as void
+    # pointers; each helper is compiled for one ``floating`` and casts them
+    # back to it.
+    const cnp.int64_t* indptr
+    const int* indices
+    const void* ratings
+    const void* weights  # NULL: every weight is 1
+    const void* col_factors  # n_cols x n_components, C order
+    const void* col_bias  # NULL: no column biases
     int n_components
-    int dim
+    int dim  # n_components, plus 1 for the row bias
     bint fit_biases
 
 
-cdef int _gather(
-    Py_ssize_t start,
-    Py_ssize_t stop,
+cdef struct Row:
+    # The ratings of one row, indptr[row]:indptr[row + 1].
+    Py_ssize_t start
+    Py_ssize_t stop
+    bint cached  # the gather buffer holds all of them
+
+
+cdef Problem _problem(
+    const cnp.int64_t[::1] indptr,
     const int[::1] indices,
     const floating[::1] ratings,
     const floating[::1] weights,
+    Py_ssize_t n_rows,
+    Py_ssize_t n_components,
     const floating[:, ::1] col_factors,
     const floating[::1] col_bias,
-    Columns c,
-    floating* block,
-    floating* target,
-) noexcept nogil:
-    """Fill block with sqrt(s) [y_j, 1] and target with sqrt(s) (r - c_j)."""
-    cdef Py_ssize_t p
-    cdef int m = 0, j, k
+    bint fit_biases,
+) except *:
+    """The arrays' pointers, after checking that their shapes agree."""
+    cdef Problem p
+    if indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"indptr must have {n_rows + 1} entries, one per row + 1")
+    if indices.shape[0] != ratings.shape[0] or (
+        weights.shape[0] not in (0, ratings.shape[0])
+    ):
+        raise ValueError("indices, ratings and weights differ in length")
+    if col_factors.shape[1] != n_components:
+        raise ValueError("row and column factors differ in n_components")
+    if col_bias.shape[0] not in (0, col_factors.shape[0]):
+        raise ValueError("col_bias must have one entry per column, or none")
+    p.indptr = &indptr[0]
+    p.indices = &indices[0] if indices.shape[0] else NULL
+    p.ratings = &ratings[0] if ratings.shape[0] else NULL
+    p.weights = &weights[0] if weights.shape[0] else NULL
+    p.col_factors = &col_factors[0, 0] if col_factors.shape[0] else NULL
+    p.col_bias = &col_bias[0] if col_bias.shape[0] else NULL
+    p.n_components = <int> n_components
+    # With biases each column feature gets a constant 1 appended and the row
+    # solves for [x, b] jointly.
+    p.dim = p.n_components + (1 if fit_biases else 0)
+    p.fit_biases = fit_biases
+    return p
+
+
+cdef inline Row _row(const Problem* p, Py_ssize_t row) noexcept nogil:
+    cdef Row r
+    r.start = p.indptr[row]
+    r.stop = p.indptr[row + 1]
+    r.cached = r.stop - r.start <= BLOCK
+    return r
+
+
+cdef int _gather(const Problem* p, Py_ssize_t start, Py_ssize_t stop,
+                 floating* block) noexcept nogil:
+    """Fill block with sqrt(s) [y_j, 1] and its targets with sqrt(s) (r - c_j).
+
+    ``block`` is the thread's gather buffer: dim x BLOCK features, then the
+    BLOCK targets, then BLOCK floats of room for ``_pass``.
+    """
+    cdef const floating* ratings = <const floating*> p.ratings
+    cdef const floating* weights = <const floating*> p.weights
+    cdef const floating* col_factors = <const floating*> p.col_factors
+    cdef const floating* col_bias = <const floating*> p.col_bias
+    cdef floating* target = block + p.dim * BLOCK
+    cdef Py_ssize_t t, j
+    cdef int m = 0, k
     cdef floating root_s
     cdef floating* column
-    for p in range(start, stop):
-        j = indices[p]
-        root_s = sqrt(weights[p]) if weights.shape[0] > 0 else 1
-        column = block + m * c.dim
-        for k in range(c.n_components):
-            column[k] = root_s * col_factors[j, k]
-        if c.fit_biases:
-            column[c.n_components] = root_s
-        target[m] = root_s * (ratings[p] - col_bias[j])
+    for t in range(start, stop):
+        j = p.indices[t]
+        root_s = sqrt(weights[t]) if weights != NULL else 1
+        column = block + m * p.dim
+        for k in range(p.n_components):
+            column[k] = root_s * col_factors[j * p.n_components + k]
+        if p.fit_biases:
+            column[p.n_components] = root_s
+        if col_bias != NULL:
+            target[m] = root_s * (ratings[t] - col_bias[j])
+        else:
+            target[m] = root_s * ratings[t]
         m = m + 1
     return m
 
 
-cdef floating _pass(
-    Py_ssize_t start,
-    Py_ssize_t stop,
-    bint cached,
-    const int[::1] indices,
-    const floating[::1] ratings,
-    const floating[::1] weights,
-    const floating[:, ::1] col_factors,
-    const floating[::1] col_bias,
-    Columns c,
-    floating* block,
-    floating* target,
-    floating* q,
-    floating* v,
-    int mode,
-    floating* out,
-) noexcept nogil:
-    """One pass over a row's ratings with q = G^T v.
-
-    mode 0: out += G (t - q); mode 1: out += G q; mode 2: return |t - q|^2.
-    ``cached``: the block already holds the whole row.
-    """
-    cdef Py_ssize_t p = start
+cdef floating _pass(const Problem* p, Row row, floating* block, floating* v,
+                    int mode, floating* out) noexcept nogil:
+    """One pass over a row's ratings with q = G^T v; see the modes above."""
+    cdef floating* target = block + p.dim * BLOCK
+    cdef floating* q = target + BLOCK
+    cdef Py_ssize_t t = row.start
     cdef int m, a
     cdef floating e, sse = 0
-    while p < stop:
-        if cached:
-            m = <int> (stop - start)
+    while t < row.stop:
+        if row.cached:
+            m = <int> (row.stop - row.start)
         else:
-            m = _gather(p, min(p + BLOCK, stop), indices, ratings, weights,
-                        col_factors, col_bias, c, block, target)
-        _gemv(TRANSPOSE, c.dim, m, block, v, 0, q)
-        if mode == 0:
+            m = _gather(p, t, min(t + BLOCK, row.stop), block)
+        gemv(True, p.dim, m, <floating> 1, block, v, 0, q)
+        if mode == RESIDUAL:
             for a in range(m):
                 q[a] = target[a] - q[a]
-            _gemv(NO_TRANSPOSE, c.dim, m, block, q, 1, out)
-        elif mode == 1:
-            _gemv(NO_TRANSPOSE, c.dim, m, block, q, 1, out)
+            gemv(False, p.dim, m, <floating> 1, block, q, 1, out)
+        elif mode == PRODUCT:
+            gemv(False, p.dim, m, <floating> 1, block, q, 1, out)
         else:
             for a in range(m):
                 e = target[a] - q[a]
                 sse = sse + e * e
-        p = p + m
+        t = t + m
     return sse
 
 
-cdef void _normal_equations(
-    Py_ssize_t start,
-    Py_ssize_t stop,
-    bint cached,
-    const int[::1] indices,
-    const floating[::1] ratings,
-    const floating[::1] weights,
-    const floating[:, ::1] col_factors,
-    const floating[::1] col_bias,
-    Columns c,
-    floating* block,
-    floating* target,
-    floating* gram,
-    floating* rhs,
-) noexcept nogil:
-    """gram = G G^T (upper triangle) and rhs = G t over a row's ratings.
-
-    ``cached``: the block already holds the whole row.
-    """
-    cdef Py_ssize_t p = start
+cdef void _normal_equations(const Problem* p, Row row, floating* block,
+                            floating* gram, floating* rhs) noexcept nogil:
+    """gram = G G^T (upper triangle) and rhs = G t over a row's ratings."""
+    cdef floating* target = block + p.dim * BLOCK
+    cdef Py_ssize_t t = row.start
     cdef int m
-    memset(gram, 0, c.dim * c.dim * sizeof(floating))
-    memset(rhs, 0, c.dim * sizeof(floating))
-    while p < stop:
-        if cached:
-            m = <int> (stop - start)
+    memset(gram, 0, <Py_ssize_t> p.dim * p.dim * sizeof(floating))
+    memset(rhs, 0, p.dim * sizeof(floating))
+    while t < row.stop:
+        if row.cached:
+            m = <int> (row.stop - row.start)
         else:
-            m = _gather(p, min(p + BLOCK, stop), indices, ratings, weights,
-                        col_factors, col_bias, c, block, target)
-        _syrk(c.dim, m, block, gram)
-        _gemv(NO_TRANSPOSE, c.dim, m, block, target, 1, rhs)
-        p = p + m
+            m = _gather(p, t, min(t + BLOCK, row.stop), block)
+        syrk(p.dim, m, block, gram)
+        gemv(False, p.dim, m, <floating> 1, block, target, 1, rhs)
+        t = t + m
+
+
+cdef void _conjugate_gradient(const Problem* p, Row row, floating* block,
+                              floating reg, int steps, floating* x) noexcept nogil:
+    """``steps`` CG steps on (G G^T + reg I) x = G t, from x, in place.
+
+    ``x`` is followed by three vectors of scratch (r, d, ad), dim each.
+    """
+    cdef int dim = p.dim
+    cdef floating* r = x + dim
+    cdef floating* d = x + 2 * dim
+    cdef floating* ad = x + 3 * dim
+    cdef floating rs, rs_new, curvature, length
+    cdef int a, step
+    # r = rhs - A x = G (t - G^T x) - reg x
+    memset(r, 0, dim * sizeof(floating))
+    _pass(p, row, block, x, RESIDUAL, r)
+    rs = 0
+    for a in range(dim):
+        r[a] = r[a] - reg * x[a]
+        d[a] = r[a]
+        rs = rs + r[a] * r[a]
+    for step in range(steps):
+        # Stop on an exact solution or a direction of no curvature, where the
+        # next step would divide by zero; nothing else. A threshold on |r|^2
+        # would depend on the scale of the ratings (1e-20 is reached at once
+        # by ratings of 1e-9, never by float32 ones), and the steps are few.
+        if rs <= 0:
+            break
+        # ad = A d = G G^T d + reg d
+        memset(ad, 0, dim * sizeof(floating))
+        _pass(p, row, block, d, PRODUCT, ad)
+        curvature = 0
+        for a in range(dim):
+            ad[a] = ad[a] + reg * d[a]
+            curvature = curvature + d[a] * ad[a]
+        if curvature <= 0:
+            break
+        length = rs / curvature
+        rs_new = 0
+        for a in range(dim):
+            x[a] = x[a] + length * d[a]
+            r[a] = r[a] - length * ad[a]
+            rs_new = rs_new + r[a] * r[a]
+        for a in range(dim):
+            d[a] = r[a] + (rs_new / rs) * d[a]
+        rs = rs_new
+
+
+cdef inline Py_ssize_t _scratch_size(int dim) noexcept nogil:
+    """Floats of one thread's memory: gram (dim^2), x and three CG vectors
+    (4 dim), then the gather buffer (dim x BLOCK features, BLOCK targets,
+    BLOCK products)."""
+    cdef Py_ssize_t d = dim  # dim * dim overflows an int beyond K = 46,340
+    return d * d + 4 * d + (d + 2) * BLOCK
 
 
 def als_half_sweep(
@@ -237,136 +283,96 @@ def als_half_sweep(
     int n_threads,
     int cg_steps=0,
     bint compute_loss=True,
+    Py_ssize_t row_start=0,
+    Py_ssize_t row_stop=-1,
+    double loss=0.0,
+    row_loss=None,
 ):
-    """Solve every row in place; return the weighted sum of squared errors.
+    """Solve rows ``row_start:row_stop`` in place; return ``(loss, failed)``.
 
     ``cg_steps=0`` solves exactly (Cholesky); a positive value runs that many
-    conjugate-gradient steps from the current rows instead. The errors are
-    those of the updated rows, so after the second half-sweep of a sweep they
-    are the training errors of the whole model; with ``compute_loss=False``
-    they are not computed and 0 is returned. ``weights`` may be empty (all
-    ones). Returns -1 - row if a row's system is not positive definite (which
-    ``alpha > 0`` rules out).
+    conjugate-gradient steps from the current rows instead. ``loss`` comes
+    back plus the weighted sum of squared errors of the updated rows, so after
+    the second half-sweep of a sweep it is the training error of the whole
+    model; with ``compute_loss=False`` it comes back unchanged. ``weights``
+    may be empty (all ones), ``col_bias`` too (no column biases). ``failed``
+    is the first row whose system is not positive definite (which
+    ``alpha > 0`` rules out), -1 if none. ``row_loss`` (None, or one float64
+    per row) receives each row's error; see ``_rows.pxd``.
     """
     cdef Py_ssize_t n_rows = row_factors.shape[0]
-    cdef Columns c
-    c.n_components = <int> row_factors.shape[1]
-    # With biases each column feature gets a constant 1 appended and the row
-    # solves for [x, b] jointly.
-    c.dim = c.n_components + (1 if fit_biases else 0)
-    c.fit_biases = fit_biases
-    cdef int dim = c.dim
-    cdef bint weighted = weights.shape[0] > 0
+    cdef Problem p = _problem(indptr, indices, ratings, weights, n_rows,
+                              row_factors.shape[1], col_factors, col_bias,
+                              fit_biases)
+    if fit_biases and row_bias.shape[0] != n_rows:
+        raise ValueError("row_bias must have one entry per row")
+    row_start, row_stop = row_range(n_rows, row_start, row_stop)
+    status_array = np.zeros(row_stop - row_start, dtype=np.int8)
+    if row_loss is not None and (not compute_loss or len(row_loss) != n_rows):
+        raise ValueError(f"row_loss needs compute_loss and {n_rows} entries")
+    cdef signed char[::1] status = status_array
+    cdef double[::1] losses = np.zeros(row_stop - row_start if compute_loss else 0)
+    cdef int dim = p.dim
+    cdef floating* work
     cdef floating* gram
     cdef floating* x
-    cdef floating* r
-    cdef floating* d
-    cdef floating* ad
     cdef floating* block
-    cdef floating* target
-    cdef floating* q
-    cdef Py_ssize_t row, p, start, stop, k
-    cdef int a, step, info
-    cdef bint cached
-    cdef floating total_weight, reg, rs, rs_new, curvature, length
-    cdef double loss = 0.0
-    # A failed row is written through this one-element array because a plain
-    # variable assigned inside prange would be thread-private.
-    cdef Py_ssize_t[1] failed
-    failed[0] = -1
+    cdef Py_ssize_t row, t, k
+    cdef int a
+    cdef Row r
+    cdef floating total_weight, reg
 
     with nogil, parallel(num_threads=n_threads):
-        gram = <floating*> malloc(dim * dim * sizeof(floating))
-        x = <floating*> malloc(4 * dim * sizeof(floating))
-        r = x + dim
-        d = x + 2 * dim
-        ad = x + 3 * dim
-        block = <floating*> malloc(dim * BLOCK * sizeof(floating))
-        target = <floating*> malloc(BLOCK * sizeof(floating))
-        q = <floating*> malloc(BLOCK * sizeof(floating))
+        work = <floating*> malloc(_scratch_size(dim) * sizeof(floating))
+        gram = work
+        x = work + <Py_ssize_t> dim * dim
+        block = x + 4 * dim
 
-        for row in prange(n_rows, schedule="dynamic", chunksize=16):
-            start = indptr[row]
-            stop = indptr[row + 1]
+        for row in prange(row_start, row_stop, schedule="dynamic", chunksize=16):
+            if work == NULL:
+                status[row - row_start] = NO_MEMORY
+                continue
+            r = _row(&p, row)
             total_weight = 0
-            for p in range(start, stop):
-                total_weight = total_weight + (weights[p] if weighted else 1)
+            for t in range(r.start, r.stop):
+                total_weight = total_weight + (
+                    (<const floating*> p.weights)[t] if p.weights != NULL else 1
+                )
             if total_weight <= 0:
                 # No weighted rating: the regularized optimum is zero.
-                for k in range(c.n_components):
+                for k in range(p.n_components):
                     row_factors[row, k] = 0
                 if fit_biases:
                     row_bias[row] = 0
                 continue
             reg = <floating> (alpha * total_weight)
-            cached = stop - start <= BLOCK
-            if cached:
-                _gather(start, stop, indices, ratings, weights, col_factors,
-                        col_bias, c, block, target)
+            if r.cached:
+                _gather(&p, r.start, r.stop, block)
 
             if cg_steps > 0:
-                for k in range(c.n_components):
+                for k in range(p.n_components):
                     x[k] = row_factors[row, k]
                 if fit_biases:
-                    x[c.n_components] = row_bias[row]
-                # r = rhs - A x = G (t - G^T x) - reg x
-                memset(r, 0, dim * sizeof(floating))
-                _pass(start, stop, cached, indices, ratings, weights, col_factors,
-                      col_bias, c, block, target, q, x, 0, r)
-                rs = 0
-                for a in range(dim):
-                    r[a] = r[a] - reg * x[a]
-                    d[a] = r[a]
-                    rs = rs + r[a] * r[a]
-                for step in range(cg_steps):
-                    if rs <= 0:
-                        break
-                    # ad = A d = G G^T d + reg d
-                    memset(ad, 0, dim * sizeof(floating))
-                    _pass(start, stop, cached, indices, ratings, weights,
-                          col_factors, col_bias, c, block, target, q, d, 1, ad)
-                    curvature = 0
-                    for a in range(dim):
-                        ad[a] = ad[a] + reg * d[a]
-                        curvature = curvature + d[a] * ad[a]
-                    if curvature <= 0:
-                        break
-                    length = rs / curvature
-                    rs_new = 0
-                    for a in range(dim):
-                        x[a] = x[a] + length * d[a]
-                        r[a] = r[a] - length * ad[a]
-                        rs_new = rs_new + r[a] * r[a]
-                    for a in range(dim):
-                        d[a] = r[a] + (rs_new / rs) * d[a]
-                    rs = rs_new
+                    x[p.n_components] = row_bias[row]
+                _conjugate_gradient(&p, r, block, reg, cg_steps, x)
             else:
-                _normal_equations(start, stop, cached, indices, ratings, weights,
-                                  col_factors, col_bias, c, block, target, gram, x)
+                _normal_equations(&p, r, block, gram, x)
                 for a in range(dim):
                     gram[a * dim + a] += reg
-                info = _posv(dim, gram, x)
-                if info != 0:
-                    failed[0] = row
+                if posv(dim, gram, x) != 0:
+                    status[row - row_start] = FAILED
                     continue
 
-            for k in range(c.n_components):
+            for k in range(p.n_components):
                 row_factors[row, k] = x[k]
             if fit_biases:
-                row_bias[row] = x[c.n_components]
+                row_bias[row] = x[p.n_components]
             if compute_loss:
-                loss += _pass(start, stop, cached, indices, ratings, weights,
-                              col_factors, col_bias, c, block, target, q, x, 2, NULL)
+                losses[row - row_start] = _pass(&p, r, block, x, SSE, NULL)
 
-        free(gram)
-        free(x)
-        free(block)
-        free(target)
-        free(q)
+        free(work)
 
-    if failed[0] >= 0:
-        return -1.0 - failed[0]
-    return loss
+    return finish(status, losses, loss, row_start, row_loss)
 
 
 def gibbs_half_sweep(
@@ -385,8 +391,13 @@ def gibbs_half_sweep(
     bint fit_biases,
     int n_threads,
     bint compute_loss=True,
+    Py_ssize_t row_start=0,
+    Py_ssize_t row_stop=-1,
+    double loss=0.0,
+    row_loss=None,
 ):
-    """Draw every row in place from its conditional posterior; return the SSE.
+    """Draw rows ``row_start:row_stop`` in place from their conditional
+    posterior; return ``(loss, failed)``.
 
     Row ``x`` (``[x, b]`` with biases, ``dim`` coordinates) has the Gaussian
     prior ``N(m, Lambda^{-1})`` and the likelihood ``t_j ~ N(c_j + b + x . y_j,
@@ -404,56 +415,56 @@ def gibbs_half_sweep(
     prior. ``prior_precision`` is ``Lambda`` (dim x dim, symmetric positive
     definite), ``prior_shift`` is ``Lambda m``, ``noise_precision`` is ``beta``.
 
-    Returns the weighted sum of squared errors of the updated rows (summed in
-    row order, so that it does not depend on the thread count either), 0 with
-    ``compute_loss=False``, or -1 - row if a row's ``A`` is not positive
-    definite.
+    ``loss`` comes back plus the weighted sum of squared errors of the updated
+    rows (unchanged with ``compute_loss=False``); ``failed`` is the first row
+    whose ``A`` is not positive definite, -1 if none. ``row_loss`` (None, or
+    one float64 per row) receives each row's error, for
+    :func:`sum_row_losses`; see ``_rows.pxd``.
     """
     cdef Py_ssize_t n_rows = row_factors.shape[0]
-    cdef Columns c
-    c.n_components = <int> row_factors.shape[1]
-    c.dim = c.n_components + (1 if fit_biases else 0)
-    c.fit_biases = fit_biases
-    cdef int dim = c.dim
+    cdef Problem p = _problem(indptr, indices, ratings, weights, n_rows,
+                              row_factors.shape[1], col_factors, col_bias,
+                              fit_biases)
+    cdef int dim = p.dim
+    if fit_biases and row_bias.shape[0] != n_rows:
+        raise ValueError("row_bias must have one entry per row")
     if prior_precision.shape[0] != dim or prior_precision.shape[1] != dim:
         raise ValueError(f"prior_precision must be {dim} x {dim}")
     if prior_shift.shape[0] != dim:
         raise ValueError(f"prior_shift must have {dim} entries")
     if noise.shape[0] != n_rows or noise.shape[1] != dim:
         raise ValueError(f"noise must be {n_rows} x {dim}")
+    row_start, row_stop = row_range(n_rows, row_start, row_stop)
+    status_array = np.zeros(row_stop - row_start, dtype=np.int8)
+    if row_loss is not None and (not compute_loss or len(row_loss) != n_rows):
+        raise ValueError(f"row_loss needs compute_loss and {n_rows} entries")
+    cdef signed char[::1] status = status_array
+    cdef double[::1] losses = np.zeros(row_stop - row_start if compute_loss else 0)
     cdef floating beta = <floating> noise_precision
+    cdef floating* work
     cdef floating* gram
     cdef floating* x
     cdef floating* e
     cdef floating* block
-    cdef floating* target
-    cdef floating* q
-    cdef Py_ssize_t row, start, stop, k
+    cdef Py_ssize_t row, k
     cdef int a, b, info
-    cdef bint cached
-    cdef double loss = 0.0
-    row_sse_array = np.zeros(n_rows if compute_loss else 0, dtype=np.float64)
-    cdef double[::1] row_sse = row_sse_array
-    cdef Py_ssize_t[1] failed
-    failed[0] = -1
+    cdef Row r
 
     with nogil, parallel(num_threads=n_threads):
-        gram = <floating*> malloc(dim * dim * sizeof(floating))
-        x = <floating*> malloc(2 * dim * sizeof(floating))
+        work = <floating*> malloc(_scratch_size(dim) * sizeof(floating))
+        gram = work
+        x = work + <Py_ssize_t> dim * dim
         e = x + dim
-        block = <floating*> malloc(dim * BLOCK * sizeof(floating))
-        target = <floating*> malloc(BLOCK * sizeof(floating))
-        q = <floating*> malloc(BLOCK * sizeof(floating))
+        block = x + 4 * dim
 
-        for row in prange(n_rows, schedule="dynamic", chunksize=16):
-            start = indptr[row]
-            stop = indptr[row + 1]
-            cached = stop - start <= BLOCK
-            if cached:
-                _gather(start, stop, indices, ratings, weights, col_factors,
-                        col_bias, c, block, target)
-            _normal_equations(start, stop, cached, indices, ratings, weights,
-                              col_factors, col_bias, c, block, target, gram, x)
+        for row in prange(row_start, row_stop, schedule="dynamic", chunksize=16):
+            if work == NULL:
+                status[row - row_start] = NO_MEMORY
+                continue
+            r = _row(&p, row)
+            if r.cached:
+                _gather(&p, r.start, r.stop, block)
+            _normal_equations(&p, r, block, gram, x)
             # A = Lambda + beta G G^T (upper triangle), rhs = beta G t + Lambda m.
             for b in range(dim):
                 for a in range(b + 1):
@@ -462,32 +473,37 @@ def gibbs_half_sweep(
             for a in range(dim):
                 x[a] = beta * x[a] + prior_shift[a]
                 e[a] = noise[row, a]
-            info = _posv(dim, gram, x)
+            info = posv(dim, gram, x)
             if info == 0:
-                info = _trtrs(dim, gram, e)
+                info = trtrs(dim, gram, e)
             if info != 0:
-                failed[0] = row
+                status[row - row_start] = FAILED
                 continue
             for a in range(dim):
                 x[a] = x[a] + e[a]
-            for k in range(c.n_components):
+            for k in range(p.n_components):
                 row_factors[row, k] = x[k]
             if fit_biases:
-                row_bias[row] = x[c.n_components]
+                row_bias[row] = x[p.n_components]
             if compute_loss:
-                row_sse[row] = _pass(start, stop, cached, indices, ratings,
-                                     weights, col_factors, col_bias, c, block,
-                                     target, q, x, 2, NULL)
+                losses[row - row_start] = _pass(&p, r, block, x, SSE, NULL)
 
-        free(gram)
-        free(x)
-        free(block)
-        free(target)
-        free(q)
+        free(work)
 
-    if failed[0] >= 0:
-        return -1.0 - failed[0]
+    return finish(status, losses, loss, row_start, row_loss)
+
+
+def sum_row_losses(const double[::1] row_loss):
+    """The sum of a Gibbs half-sweep's row errors, as the sampler takes it.
+
+    Summed by the loop that ``gibbs_half_sweep`` used when it ran a whole
+    half-sweep in one call (which this module's flags let the compiler
+    vectorize), so that a sampler driven in chunks draws the noise precision,
+    and therefore every later sample, exactly as before.
+    """
+    cdef double loss = 0.0
+    cdef Py_ssize_t row
     with nogil:
-        for row in range(row_sse.shape[0]):
-            loss += row_sse[row]
+        for row in range(row_loss.shape[0]):
+            loss += row_loss[row]
     return loss

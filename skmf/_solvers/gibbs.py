@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._als_fast import gibbs_half_sweep
-from ._base import Solver, SolverBreakdown
+from . import _chunks
+from ._als_fast import gibbs_half_sweep, sum_row_losses
+from ._base import Solver
 from .als import alternate, layouts
 
 
@@ -73,8 +74,10 @@ def sample_row_prior(rows, prior, rng):
 
 @dataclass(frozen=True)
 class GibbsParams:
+    """Parameters of a Gibbs-sampling fit, resolved by the estimator."""
+
     prior: HyperPrior
-    initial_noise_precision: float
+    initial_noise_precision: float  # beta before the first draw
     n_threads: int
 
 
@@ -85,18 +88,41 @@ class GibbsSolver(Solver):
     each side (factors and bias, ``n_components + 1`` coordinates) share a
     Gaussian prior whose mean and precision are drawn from their conditional
     just before the side's half-sweep.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The training ratings; ``values`` are the ratings minus the intercept.
+    model : FactorModel
+        The starting sample, with bias arrays.
+    params : GibbsParams
+    rng : numpy.random.RandomState
+        The fit's random state. The sampler draws one seed from it, when it is
+        built, for the ``numpy.random.Generator`` of all its draws (a
+        ``Generator`` passed here is used as it is).
+
+    Attributes
+    ----------
+    noise_precision : float
+        The current draw of the noise precision beta.
+    total_weight : float
+        The summed weight of the ratings (their number when unweighted).
     """
 
     def __init__(self, ratings, model, params, rng):
         super().__init__(ratings, model, params, rng)
         r = ratings
-        self.prior = params.prior
-        self.noise_precision = params.initial_noise_precision
-        self.n_threads = params.n_threads
-        # Every draw of the sampler comes from this Generator, seeded from the
-        # fit's random state.
-        self.rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        if isinstance(rng, np.random.Generator):
+            self.generator = rng
+        else:
+            self.generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        self.noise_precision = float(params.initial_noise_precision)
         self.by_user, self.by_item = layouts(r)
+        k = model.user_factors.shape[1]
+        self.user_bounds, self.item_bounds = (
+            _chunks.bounds(gibbs_row_costs(layout[0], k), params.n_threads)
+            for layout in (self.by_user, self.by_item)
+        )
         # The likelihood raised to the power s_j: a weight of 2 counts as two
         # ratings, in beta's conditional too.
         self.total_weight = (
@@ -105,28 +131,57 @@ class GibbsSolver(Solver):
             else float(r.n_ratings)
         )
 
-    def _half_sweep(self, compressed, rows, row_bias, cols, col_bias, compute_loss):
+    def _half_sweep(self, side, rows, row_bias, cols, col_bias, compute_loss):
+        layout, row_bounds = (
+            (self.by_user, self.user_bounds)
+            if side == "user"
+            else (self.by_item, self.item_bounds)
+        )
         dtype = rows.dtype.type
         stacked = np.column_stack([rows, row_bias]).astype(np.float64)
-        location, precision = sample_row_prior(stacked, self.prior, self.rng)
-        noise = self.rng.standard_normal(stacked.shape).astype(dtype)
-        loss = gibbs_half_sweep(
-            *compressed, rows, row_bias, cols, col_bias,
-            precision.astype(dtype), (precision @ location).astype(dtype),
-            self.noise_precision, noise, True, self.n_threads, compute_loss,
-        )  # fmt: skip
-        if loss < 0:
-            raise SolverBreakdown(
-                f"row {int(-1 - loss)}'s conditional posterior precision is not "
-                "positive definite"
-            )
-        return loss
+        location, precision = sample_row_prior(
+            stacked, self.params.prior, self.generator
+        )
+        noise = self.generator.standard_normal(stacked.shape).astype(dtype)
+        shift = (precision @ location).astype(dtype)
+        precision = precision.astype(dtype)
+
+        row_loss = np.zeros(rows.shape[0]) if compute_loss else None
+
+        def call(start, stop, loss):
+            return gibbs_half_sweep(
+                *layout, rows, row_bias, cols, col_bias, precision, shift,
+                self.noise_precision, noise, True, self.params.n_threads,
+                compute_loss, start, stop, loss, row_loss,
+            )  # fmt: skip
+
+        _chunks.run_rows(
+            call,
+            row_bounds,
+            lambda row: (
+                f"row {row} of the {side}s has a conditional posterior precision "
+                "that is not positive definite"
+            ),
+        )
+        # beta's draw depends on every bit of the SSE: summed as it always
+        # was, whatever the split into calls.
+        return sum_row_losses(row_loss) if compute_loss else 0.0
 
     def step(self):
         """Run one sweep; return the weighted sum of squared errors after it."""
-        sse = alternate(self._half_sweep, self.by_user, self.by_item, self.model)
+        sse = alternate(self._half_sweep, self.model)
         # beta | rest ~ Gamma(a_0 + W / 2, rate b_0 + SSE / 2), W the total weight.
-        shape = self.prior.noise_shape + self.total_weight / 2
-        rate = self.prior.noise_rate + sse / 2
-        self.noise_precision = float(self.rng.gamma(shape, 1.0 / rate))
+        prior = self.params.prior
+        shape = prior.noise_shape + self.total_weight / 2
+        rate = prior.noise_rate + sse / 2
+        self.noise_precision = float(self.generator.gamma(shape, 1.0 / rate))
         return sse
+
+
+def gibbs_row_costs(indptr, n_components):
+    """Estimated work of each row of a Gibbs half-sweep (see ``_chunks``): the
+    Gram matrix and the loss pass per rating, two triangular solves per row."""
+    dim = n_components + 1
+    return _chunks.row_costs(
+        indptr, 0.3 * dim * dim + 2 * dim + 100, 0.2 * dim**3 + 3000
+    )

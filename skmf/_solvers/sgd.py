@@ -2,8 +2,8 @@
 
 The compiled kernel comes in two builds of the same code: ``_sgd_fast`` for
 any CPU and ``_sgd_fast_avx2`` for x86-64 CPUs with AVX2 and FMA (about 1.8x
-faster). The module is chosen once, at import; setting the environment
-variable ``SKMF_DISABLE_SIMD=1`` forces the baseline build.
+faster). :func:`select_kernel` picks one for each solver; setting the
+environment variable ``SKMF_DISABLE_SIMD=1`` forces the baseline build.
 """
 
 import math
@@ -12,29 +12,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _sgd_fast
+from . import _chunks, _sgd_fast
 from ._base import Solver
 from ._group_fast import group_by
 
 LOSS_CODES = {"squared_error": 0, "absolute_error": 1}
 
 
-def _select_kernel():
-    """The fastest build of the kernel that this CPU runs, and its name."""
-    if os.environ.get("SKMF_DISABLE_SIMD", "0").strip() not in ("", "0"):
-        return _sgd_fast, "baseline"
-    if _sgd_fast.cpu_has_avx2_fma():
+@dataclass(frozen=True)
+class SGDParams:
+    """Parameters of an SGD fit, resolved by the estimator."""
+
+    alpha: float
+    fit_biases: bool
+    loss: str  # a key of LOSS_CODES
+    learning_rate: float
+    learning_rate_schedule: str  # "constant" or "exponential"
+    decay_rate: float
+    decay_steps: int  # updates per decay of the exponential schedule
+    n_threads: int
+
+
+def select_kernel(disable_simd=None):
+    """The module of the fastest build of the SGD kernel that this CPU runs.
+
+    Parameters
+    ----------
+    disable_simd : bool, default=None
+        True forces the baseline build. None reads the environment variable
+        ``SKMF_DISABLE_SIMD`` (set and not "0": baseline).
+
+    Returns
+    -------
+    module
+        ``_sgd_fast_avx2`` where the CPU has AVX2 and FMA and the compiler
+        built it, else ``_sgd_fast``; both have the same ``sgd_blocks``.
+    """
+    if disable_simd is None:
+        disable_simd = os.environ.get("SKMF_DISABLE_SIMD", "0").strip() not in (
+            "",
+            "0",
+        )
+    if not disable_simd and _sgd_fast.cpu_has_avx2_fma():
         try:
             from . import _sgd_fast_avx2
         except ImportError:  # built by a compiler without -mavx2
             pass
         else:
-            return _sgd_fast_avx2, "avx2"
-    return _sgd_fast, "baseline"
-
-
-_kernel, KERNEL = _select_kernel()
-sgd_blocks = _kernel.sgd_blocks
+            return _sgd_fast_avx2
+    return _sgd_fast
 
 
 # Bytes in a cache line: rows of different groups must not share one.
@@ -97,16 +123,9 @@ def step_size(params, t):
     return params.learning_rate * params.decay_rate ** (t // params.decay_steps)
 
 
-@dataclass(frozen=True)
-class SGDParams:
-    alpha: float
-    fit_biases: bool
-    loss: str
-    learning_rate: float
-    learning_rate_schedule: str
-    decay_rate: float
-    decay_steps: int
-    n_threads: int
+def stratum_costs(sizes, n_components):
+    """Estimated work of each stratum of an epoch (see ``_chunks``)."""
+    return sizes.sum(axis=1) * (1.0 * n_components + 10.0)
 
 
 class SGDSolver(Solver):
@@ -118,21 +137,44 @@ class SGDSolver(Solver):
     item (a "diagonal" of the grid). Lock-free SGD over shared rows instead
     fights over cache lines: it was measured slower on two threads than on one.
 
-    The kernel runs the B x B blocks of an epoch in one call, in stratum order;
-    a thread takes the next block as soon as the earlier blocks of its row and
-    column are done, with no barrier between strata. The result is that of
-    visiting the blocks one after the other, so it does not depend on the
-    number of threads.
+    Each kernel call runs the blocks of a group of consecutive strata, in
+    stratum order; a thread takes the next block as soon as the earlier
+    blocks of its row and column are done, with no barrier between the strata
+    of a call. The result is that of visiting the blocks one after the other,
+    so it depends neither on the number of threads nor on how the strata are
+    grouped into calls (see ``_chunks``: by estimated work, so that every call
+    returns within a fraction of a second).
 
     The ratings are grouped by block once, in a random order within each
     block; each epoch starts every block at a random offset and wraps around.
     The step size is constant, or decays exponentially in a staircase,
     ``learning_rate * decay_rate ** (t // decay_steps)`` after ``t`` updates,
     evaluated at the start of each stratum.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The training ratings; ``values`` are the ratings minus the intercept.
+    model : FactorModel
+        Updated in place. Its arrays are replaced by copies that start on a
+        cache line if they do not already.
+    params : SGDParams
+    rng : numpy.random.RandomState or numpy.random.Generator
+        Deals the groups and shuffles the blocks when the solver is built,
+        then draws each epoch's order of strata and offsets.
+
+    Attributes
+    ----------
+    kernel : module
+        The build of the kernel in use, from :func:`select_kernel`; a test
+        may replace it.
+    n_updates : int
+        Ratings visited so far, for the step-size schedule.
     """
 
     def __init__(self, ratings, model, params, rng):
         super().__init__(ratings, model, params, rng)
+        self.kernel = select_kernel()
         self.n_updates = 0
         self.n_blocks = B = n_blocks(params.n_threads)
 
@@ -169,7 +211,11 @@ class SGDSolver(Solver):
         return rows * B + (rows + shifts[:, None]) % B
 
     def step(self):
-        """Run one pass; return the weighted sum of the data loss it saw."""
+        """Run one pass; return the weighted sum of the data loss it saw.
+
+        Each rating's loss is measured just before its update; the penalty is
+        not included.
+        """
         m, p = self.model, self.params
         strata = self.strata()
         sizes = np.diff(self.block_ptr)[strata]
@@ -179,13 +225,20 @@ class SGDSolver(Solver):
         steps = np.repeat(
             [step_size(p, int(t)) for t in starts], strata.shape[1]
         ).astype(np.float64)
-        losses = np.empty(strata.size)
-        sgd_blocks(
-            self.users, self.items, self.values, self.weights,
-            self.block_ptr, self.n_blocks, strata.ravel(), offsets.ravel(), steps,
-            m.user_factors, m.item_factors, m.user_bias, m.item_bias,
-            p.alpha, LOSS_CODES[p.loss], p.fit_biases, p.n_threads, losses,
-        )  # fmt: skip
+        blocks, offsets = strata.ravel(), offsets.ravel()
+        losses = np.zeros(strata.size)
+        B = self.n_blocks
+        groups = _chunks.bounds(
+            stratum_costs(sizes, m.user_factors.shape[1]), p.n_threads
+        )
+        for first, last in zip(groups[:-1] * B, groups[1:] * B, strict=True):
+            self.kernel.sgd_blocks(
+                self.users, self.items, self.values, self.weights,
+                self.block_ptr, B, blocks[first:last], offsets[first:last],
+                steps[first:last], m.user_factors, m.item_factors, m.user_bias,
+                m.item_bias, p.alpha, LOSS_CODES[p.loss], p.fit_biases,
+                p.n_threads, losses[first:last],
+            )  # fmt: skip
         self.n_updates += int(sizes.sum())
         # Summed in a fixed order: the loss curve is the same for any n_threads.
         return float(losses.sum())
