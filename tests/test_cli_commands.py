@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, cross_val_score
 
-from skmf import MatrixFactorization, _persistence
+from skmf import (
+    BayesianMatrixFactorization,
+    ImplicitMatrixFactorization,
+    MatrixFactorization,
+    _persistence,
+)
 from skmf._cli import main
 from skmf._persistence import load_model, save_model
 
@@ -88,7 +93,9 @@ def test_fit_verbose_shows_epochs_and_early_stopping(ratings_csv, tmp_path, caps
     argv = ["fit", str(ratings_csv), "-o", str(output), "-v", "--early-stopping"]
     assert main([*argv, "--learning-rate", "0.01", *FAST]) == 0
     out, err = capsys.readouterr()
-    assert "Epoch 1/3: loss" in out and "Epoch 3/3" in out and "ETA" in out
+    # The epochs are progress: on stderr, so that stdout keeps the results.
+    assert "Epoch 1/3: loss" in err and "Epoch 3/3" in err and "ETA" in err
+    assert "Epoch" not in out
     assert "skmf fit: warning: MatrixFactorization stopped at max_iter=3" in err
     assert "best validation RMSE" in out
     model = load_model(output)
@@ -129,6 +136,82 @@ def test_fit_errors(ratings_csv, tmp_path, capsys):
     assert "-o/--output" in err  # required
 
 
+@pytest.mark.parametrize(
+    "options, estimator, params, steps",
+    [
+        (["--solver", "als"], MatrixFactorization, {"solver": "als"}, "3 sweeps"),
+        ([], MatrixFactorization, {"solver": "sgd"}, "3 epochs"),
+        (
+            ["--model", "bayes", "--n-samples", "4", "--burn-in", "1"],
+            BayesianMatrixFactorization,
+            {"n_samples": 4, "burn_in": 1},
+            "5 sweeps",
+        ),
+        (
+            ["--model", "implicit", "--alpha", "0.5", "--confidence", "log",
+             "--confidence-scale", "2"],
+            ImplicitMatrixFactorization,
+            {"alpha": 0.5, "confidence": "log", "confidence_scale": 2.0},
+            "3 sweeps",
+        ),
+    ],
+)  # fmt: skip
+def test_fit_every_estimator(ratings_csv, tmp_path, capsys, options, estimator,
+                             params, steps):  # fmt: skip
+    output = tmp_path / "m.skmf"
+    fast = FAST if estimator is not BayesianMatrixFactorization else FAST[2:]
+    argv = ["fit", str(ratings_csv), "-o", str(output), "--n-components", "3"]
+    assert main([*argv, *options, *fast]) == 0
+    out = capsys.readouterr().out
+    model = load_model(output)
+    assert type(model) is estimator
+    expected = estimator(n_components=3, n_jobs=1, random_state=0, **params)
+    if estimator is not BayesianMatrixFactorization:
+        expected.set_params(max_iter=3)
+    assert model.get_params() == expected.get_params()
+    assert f"({steps})" in out
+    if estimator is ImplicitMatrixFactorization:
+        assert "6,000 counts" in out and "final training loss" in out
+    else:
+        assert "training RMSE" in out
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--model", "bayes", "--learning-rate", "0.1"],
+         "--learning-rate is for --model mf, not --model bayes"),
+        (["--model", "bayes", "--max-iter", "3"],
+         "the Gibbs sampler runs --burn-in + --n-samples sweeps"),
+        (["--model", "implicit", "--solver", "als"], "--solver is for --model mf"),
+        (["--model", "mf", "--n-samples", "3"], "--n-samples is for --model bayes"),
+        (["--model", "implicit", "--alpha", "0"], "alpha"),
+        (["--solver", "als", "--learning-rate", "0.1"], "ALS has no step size"),
+        (["--model", "svd"], "invalid choice: 'svd'"),
+        (["--model", "bayes", "--burn-in", "-1"], "must be 0 or more"),
+    ],
+)  # fmt: skip
+def test_fit_options_of_another_model_exit_2(ratings_csv, tmp_path, capsys,
+                                             options, message):  # fmt: skip
+    argv = ["fit", str(ratings_csv), "-o", str(tmp_path / "m.skmf"), *options]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # refused by argparse
+        code = exc.code
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert message in err and out == ""  # refused before reading the data
+    assert not (tmp_path / "m.skmf").exists()
+
+
+def test_fit_implicit_refuses_negative_counts(tmp_path, capsys):
+    path = tmp_path / "plays.csv"
+    path.write_text("user,item,rating\n1,1,3\n1,2,-1\n2,1,1\n")
+    assert main(["fit", str(path), "-o", str(tmp_path / "m.skmf"),
+                 "--model", "implicit"]) == 2  # fmt: skip
+    assert "cannot be negative; the data has -1" in capsys.readouterr().err
+
+
 def test_fit_on_generated_data(tmp_path):
     output = tmp_path / "m.skmf"
     assert main(["fit", "-o", str(output), "--n-components", "2", *FAST]) == 0
@@ -159,7 +242,7 @@ def test_recommend_prints_the_models_top_n(model_path, ratings_csv):
 def test_recommend_include_seen_and_unknown_users(model_path, capsys):
     assert main(["recommend", str(model_path), "0", "ghost", "-n", "150"]) == 0
     captured = capsys.readouterr()
-    assert "user 'ghost' was not in the training data" in captured.err
+    assert "1 user not in the training data ('ghost')" in captured.err
     lines = captured.out.splitlines()
     assert lines[0].split() == ["user", "rank", "item", "score"]
     n_unseen = sum(line.split()[0] == "0" for line in lines[1:])
@@ -186,9 +269,8 @@ def test_recommend_errors(model_path, ratings_csv, tmp_path, capsys, monkeypatch
         save_model(model, tmp_path / "future.skmf")
     assert main(["recommend", str(tmp_path / "future.skmf"), "1"]) == 2
     assert "which skmf" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        main(["recommend", str(model_path)])  # no user
-    assert info.value.code == 2
+    assert main(["recommend", str(model_path)]) == 2  # no user
+    assert "exactly one of them" in capsys.readouterr().err
 
 
 # tune
