@@ -9,6 +9,7 @@ runs it over its models, ``tune`` over the grid's candidates.
 import argparse
 import contextlib
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -457,6 +458,9 @@ class Progress:
             text += f", about {left:.0f} s left"
         if self.doing:
             text += f"; {self.doing}"
+        # A line wider than the terminal wraps, and a carriage return would
+        # then redraw only its last part.
+        text = text[: shutil.get_terminal_size().columns - 1]
         self._clear()
         self.stream.write(text)
         self.stream.flush()
