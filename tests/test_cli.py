@@ -1,6 +1,7 @@
 """The ``skmf`` command: ``python -m skmf [evaluate] [PATH]``."""
 
 import gzip
+import io
 import re
 import subprocess
 import sys
@@ -247,3 +248,110 @@ def test_unreadable_files(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ValueError, match=message):
         read_ratings(path)
+
+
+# Progress, --quiet, --verbose and --models.
+
+FOLD_LINE = re.compile(
+    r"^fold (\d)/(\d) of (\w+): RMSE (\d+\.\d{4}), MAE (\d+\.\d{4}), (\d+\.\d+) s$",
+    re.MULTILINE,
+)
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_evaluate_prints_every_fold_on_stderr(capsys):
+    assert main(["evaluate", *FAST, "--models", "sgd,als"]) == 0
+    out, err = capsys.readouterr()
+    folds = FOLD_LINE.findall(err)
+    assert [(f[0], f[2]) for f in folds] == [
+        ("1", "sgd"),
+        ("2", "sgd"),
+        ("1", "als"),
+        ("2", "als"),
+    ]
+    assert not FOLD_LINE.search(out) and "\r" not in err  # no bar off a terminal
+    # The table's means are the means of the folds' figures.
+    rows = table(out)
+    for name in ("sgd", "als"):
+        rmses = [float(f[3]) for f in folds if f[2] == name]
+        assert 0 < rmses[0] < 2
+        assert rows[name][0] == pytest.approx(np.mean(rmses), abs=1e-4)
+
+
+def test_a_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["evaluate", *FAST, "--models", "sgd"]) == 0
+    err = terminal.getvalue()
+    assert "\r[" in err and "2/2 fits" in err and "fold 2/2 of sgd" in err
+    # The bar is wiped before the results: the last output on stderr is blank.
+    assert err.endswith("\r") and err.rsplit("\r", 2)[-2].strip() == ""
+    assert "\r" not in capsys.readouterr().out
+
+
+def test_quiet_prints_only_the_table(capsys):
+    assert main(["evaluate", *FAST, "--models", "baseline,sgd", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["model", "RMSE", "MAE", "fit", "time"]
+    assert len(lines) == 3 and list(table(out)) == ["baseline", "sgd"]
+
+
+def test_verbose_adds_the_estimators_lines_on_stderr(capsys):
+    assert main(["evaluate", *FAST, "--models", "sgd,als", "--verbose"]) == 0
+    out, err = capsys.readouterr()
+    assert "Epoch 5/5: loss" in err  # SGD epochs
+    assert "Sweep 5/5: loss" in err  # ALS sweeps, not epochs
+    assert "Epoch" not in out and "Sweep" not in out
+    assert len(FOLD_LINE.findall(err)) == 4
+
+
+def test_models_picks_the_models_in_the_tables_order(capsys):
+    assert main(["evaluate", *FAST, "--models", "bayes,baseline,bayes"]) == 0
+    out = capsys.readouterr().out
+    assert list(table(out)) == ["baseline", "bayes"]
+    assert "      sgd " not in out  # nor described
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "--models", "sgd,svd"])
+    assert info.value.code == 2
+    assert "unknown model 'svd'; choose among baseline,sgd,als,bayes" in (
+        capsys.readouterr().err
+    )
+
+
+def test_tune_prints_every_candidate_on_stderr(capsys):
+    argv = ["tune", "--n-components", "2,3", "--alpha", "0.05", "--learning-rate"]
+    argv += ["0.01", "--folds", "2", "--max-iter", "5", "--n-jobs", "1"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    lines = re.findall(
+        r"^candidate (\d)/2 \(n_components=(\d), alpha=0.05, learning_rate=0.01\): "
+        r"RMSE (\d\.\d{4}) ± \d\.\d{4}, \d+\.\d+ s$",
+        err,
+        re.M,
+    )
+    assert [line[:2] for line in lines] == [("1", "2"), ("2", "3")]
+    printed = dict(re.findall(r"^\d\s+(\d)\s+0.05\s+0.01\s+(\d\.\d{4}) ±", out, re.M))
+    assert {k: rmse for _, k, rmse in lines} == printed  # positive, as the table
+    assert "fold " not in err  # per fold only with --verbose
+    assert main([*argv, "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert len(re.findall(r"^fold \d/2 of candidate \d/2 \(.*\): RMSE", err, re.M)) == 4
+    assert "Epoch 5/5" in err
+
+
+def test_counts_in_messages_have_the_right_number(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("user,item,rating\n7,1,4\n7,2,3\n7,3,5\n")
+    assert main(["fit", str(path), "-o", str(tmp_path / "m.skmf"), *FAST[2:]]) == 0
+    assert "3 ratings, 1 user, 3 items" in capsys.readouterr().out
+    path.write_text("user,item,rating\n7,1,4\n")
+    assert main([str(path)]) == 2
+    assert "the data has 1 rating." in capsys.readouterr().err

@@ -70,7 +70,9 @@ def test_a_closed_pipe_is_quiet(model_file):
 
 
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
-    # The generated data set, a grid long enough to be interrupted.
+    # The generated data set, a grid long enough to be interrupted. The first
+    # progress line on stderr (flushed, unlike stdout through a pipe) says
+    # that the work has started.
     process = subprocess.Popen(
         [sys.executable, "-m", "skmf", "tune", "--n-components", "5,10,20",
          "--alpha", "0.01,0.05,0.1", "--n-jobs", "1"],
@@ -78,15 +80,33 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    for line in process.stdout:
-        if line.startswith("grid:"):
-            break
+    first = process.stderr.readline()
+    assert first.startswith("candidate 1/27 (")
     process.send_signal(signal.SIGINT)
     stderr = process.stderr.read()
     code = process.wait(timeout=120)
     assert code == 130
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines() == ["skmf tune: interrupted"]
+    lines = stderr.strip().splitlines()
+    assert lines[-1] == "skmf tune: interrupted"
+    assert all(line.startswith("candidate ") for line in lines[:-1])
+    assert "\r" not in stderr  # no progress bar through a pipe
+
+
+def test_a_closed_pipe_is_quiet_when_recommending_for_all(model_file):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skmf", "recommend", str(model_file), "--all",
+         "-n", "150"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    head = [process.stdout.readline() for _ in range(2)]
+    process.stdout.close()
+    stderr = process.stderr.read()
+    code = process.wait(timeout=120)
+    assert head[0].strip() == "user,rank,item,score"
+    assert code in (0, 141) and stderr == ""
 
 
 @pytest.mark.parametrize("command", ["fit", "tune"])
@@ -95,6 +115,66 @@ def test_a_bad_output_path_is_found_before_any_work(ratings_csv, tmp_path, comma
     assert result.returncode == 2
     assert "no folder" in one_line_error(result)
     assert result.stdout == ""  # nothing read, nothing fitted
+
+
+@pytest.mark.parametrize(
+    "argv, what",
+    [
+        (["predict", "MODEL", "PAIRS"], "the predictions"),
+        (["recommend", "MODEL", "--all"], "the recommendations"),
+        (["similar", "MODEL", "--items", "1"], "the neighbours"),
+    ],
+)
+def test_a_bad_table_path_is_found_before_any_work(tmp_path, argv, what):
+    # Neither the model nor the pairs exist: the output path is checked first.
+    argv = [str(tmp_path / "none") if a in ("MODEL", "PAIRS") else a for a in argv]
+    result = skmf(*argv, "-o", tmp_path / "no" / "out.csv")
+    assert result.returncode == 2
+    assert f"cannot save {what} to" in one_line_error(result)
+    assert "no folder" in result.stderr and result.stdout == ""
+
+
+# Every verb: bad arguments exit 2 with one line on stderr, before any work.
+BAD_ARGUMENTS = [
+    ["evaluate", "--folds", "1"],
+    ["evaluate", "--models", "svd"],
+    ["evaluate", "--n-components", "0"],
+    ["evaluate", "--quiet", "--verbose"],
+    ["fit", "RATINGS"],  # no -o
+    ["fit", "RATINGS", "-o", "OUT", "--solver", "als", "--alpha", "0"],
+    ["fit", "RATINGS", "-o", "OUT", "--model", "bayes", "--alpha", "0.1"],
+    ["fit", "RATINGS", "-o", "OUT", "--max-iter", "x"],
+    ["tune", "RATINGS", "--solver", "als", "--alpha", "0,0.1"],
+    ["tune", "RATINGS", "--n-components", "0,2"],
+    ["predict", "MODEL"],  # no pairs
+    ["predict", "MODEL", "RATINGS", "--user-col", "nope"],
+    ["predict", "MODEL", "MISSING"],
+    ["predict", "RATINGS", "RATINGS"],  # a ratings file is not a model
+    ["recommend", "MODEL"],  # no users
+    ["recommend", "MODEL", "1", "-n", "0"],
+    ["recommend", "MODEL", "--all", "--users-file", "RATINGS"],
+    ["recommend", "MODEL", "--users-file", "MISSING"],
+    ["similar", "MODEL"],
+    ["similar", "MODEL", "--items", "no-such-item"],
+    ["similar", "MODEL", "--items", "1", "-n", "-3"],
+    ["similar", "MODEL", "--users-file", "RATINGS", "--user-col", "9"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_ARGUMENTS, ids=" ".join)
+def test_bad_arguments_exit_2_on_every_verb(ratings_csv, model_file, tmp_path, argv):
+    names = {
+        "RATINGS": ratings_csv,
+        "MODEL": model_file,
+        "OUT": tmp_path / "out.skmf",
+        "MISSING": tmp_path / "missing.txt",
+    }
+    result = skmf(*(names.get(a, a) for a in argv))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"skmf {argv[0]}: error:")
+    assert result.stdout == ""  # nothing was computed
+    assert not (tmp_path / "out.skmf").exists()
 
 
 def test_output_at_a_fifo_is_refused_and_kept(ratings_csv, tmp_path):

@@ -2,12 +2,17 @@
 
 ``skmf evaluate [PATH]`` cross-validates a biases-only baseline,
 :class:`~skmf.MatrixFactorization` with both solvers and
-:class:`~skmf.BayesianMatrixFactorization`, on a ratings file or, with
-no PATH, on a generated data set, and prints RMSE, MAE and fit time (the
-default command: ``skmf [PATH]`` does the same). ``skmf fit`` trains one model
-and saves it, ``skmf recommend`` prints top-N items for users from a saved
-model, and ``skmf tune`` grid-searches the number of factors, the
-regularization and the learning rate.
+:class:`~skmf.BayesianMatrixFactorization` (or those ``--models`` names), on
+a ratings file or, with no PATH, on a generated data set, and prints RMSE,
+MAE and fit time (the default command: ``skmf [PATH]`` does the same).
+``skmf fit`` trains any of the estimators and saves it; with a saved model,
+``skmf predict`` predicts the ratings of pairs from a file, ``skmf recommend``
+writes top-N items for users (named, from a file, or all of them) and ``skmf
+similar`` the nearest items or users. ``skmf tune`` grid-searches the number
+of factors, the regularization and the learning rate.
+
+Results go to stdout (or to ``-o`` files), progress and notes to stderr, so
+that pipes get the results only.
 
 Each command lives in its own module, which adds its sub-parser and sets the
 function that runs it; ``COMMANDS`` lists them. A command line that does not
@@ -29,7 +34,9 @@ from .. import __version__
 from ._common import UsageError
 from ._evaluate import add_evaluate
 from ._fit import add_fit
+from ._predict import add_predict
 from ._recommend import add_recommend
+from ._similar import add_similar
 from ._tune import add_tune
 
 DEFAULT_COMMAND = "evaluate"
@@ -37,7 +44,9 @@ DEFAULT_COMMAND = "evaluate"
 COMMANDS = {
     "evaluate": add_evaluate,
     "fit": add_fit,
+    "predict": add_predict,
     "recommend": add_recommend,
+    "similar": add_similar,
     "tune": add_tune,
 }
 

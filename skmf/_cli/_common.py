@@ -7,7 +7,9 @@ runs it over its models, ``tune`` over the grid's candidates.
 """
 
 import argparse
+import contextlib
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -196,6 +198,27 @@ def add_model_arguments(parser, *, n_components=True):
     return group
 
 
+def add_verbosity_arguments(parser, verbose_help):
+    """-q/--quiet and -v/--verbose, which exclude each other."""
+    group = parser.add_argument_group("messages")
+    exclusive = group.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the result: no description of the data and models, "
+        "no progress (errors are still printed on stderr)",
+    )
+    exclusive.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+
+
+def say(args, *lines):
+    """Print ``lines`` on stdout unless --quiet."""
+    if not getattr(args, "quiet", False):
+        for line in lines:
+            print(line)
+
+
 def model_params(args):
     params = {"random_state": args.seed}
     for name in ("n_components", "max_iter", "n_jobs"):
@@ -239,14 +262,28 @@ def load_ratings(args):
     return Ratings(X=bunch.data, y=bunch.target, source=bunch.DESCR)
 
 
-def print_data(ratings):
+def plural(count, word, words=None):
+    """``count`` and ``word``, in the plural unless ``count`` is 1: "1 rating"."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def print_data(ratings, what="ratings"):
     X, y = ratings.X, ratings.y
     n_users, n_items = len(pd.unique(X[:, 0])), len(pd.unique(X[:, 1]))
     print(f"data: {ratings.source}")
     print(
-        f"      {y.shape[0]:,} ratings, {n_users:,} users, {n_items:,} items, "
-        f"ratings {y.min():g} to {y.max():g}"
+        f"      {plural(y.shape[0], what[:-1])}, {plural(n_users, 'user')}, "
+        f"{plural(n_items, 'item')}, {what} {y.min():g} to {y.max():g}"
     )
+
+
+def check_folds(ratings, folds):
+    n_ratings = ratings.y.shape[0]
+    if n_ratings < folds:
+        raise UsageError(
+            f"{folds}-fold cross-validation needs at least {folds} ratings; "
+            f"the data has {plural(n_ratings, 'rating')}."
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -270,6 +307,8 @@ _PROBE_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 _PROBE_Y = np.array([3.0, 3.0, 3.0, 3.0])
 _PROBE_PARAMS = {
     "max_iter": 1,
+    "n_samples": 1,
+    "burn_in": 0,
     "init_std": 0.0,
     "early_stopping": False,
     "verbose": 0,
@@ -327,6 +366,15 @@ def rmse(model, X, y):
     return math.sqrt(float(np.mean((model.predict(X) - y) ** 2)))
 
 
+def step_name(model, count=None):
+    """What one iteration of the model is called: SGD epochs, ALS and Gibbs sweeps.
+
+    With a ``count``, the count and the word in the right number: "1 sweep".
+    """
+    word = "epoch" if getattr(model, "solver", None) == "sgd" else "sweep"
+    return word if count is None else plural(count, word)
+
+
 def error_line(error):
     """The last exception line in a message holding tracebacks (or all of it)."""
     text = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
@@ -351,7 +399,127 @@ class Scores:
     fit_time: np.ndarray
 
 
-def cross_validate_models(models, X, y, *, folds, seed, progress=None):
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class Progress:
+    """Progress of a long command, on stderr, so that stdout keeps the results.
+
+    :meth:`line` prints a line that stays; on a terminal, a bar on the last
+    line of stderr (redrawn in place with a carriage return) shows how many of
+    the ``total`` steps are done, the time so far and the time left. Nothing
+    is printed when ``quiet``; no bar when stderr is not a terminal (a file or
+    a pipe gets plain lines) or when ``bar=False``.
+
+    Use it as a context manager: leaving it removes the bar, whatever happens,
+    so that the results or the error message that follow start on a clean line.
+    """
+
+    _WIDTH = 24
+
+    def __init__(self, total, unit, *, quiet=False, bar=True, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.quiet = quiet
+        self.bar = bar and not quiet and _isatty(self.stream)
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        self.doing = ""
+        self.start = time.perf_counter()
+        self._shown = 0  # characters of the bar on screen
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._clear()
+
+    def _clear(self):
+        if self._shown:
+            self.stream.write("\r" + " " * self._shown + "\r")
+            self.stream.flush()
+            self._shown = 0
+
+    def _draw(self):
+        if not self.bar:
+            return
+        elapsed = time.perf_counter() - self.start
+        filled = self._WIDTH * self.done // max(self.total, 1)
+        text = (
+            f"[{'#' * filled}{'.' * (self._WIDTH - filled)}] "
+            f"{self.done}/{self.total} {self.unit}, {elapsed:.0f} s"
+        )
+        if self.done:
+            left = elapsed / self.done * (self.total - self.done)
+            text += f", about {left:.0f} s left"
+        if self.doing:
+            text += f"; {self.doing}"
+        # A line wider than the terminal wraps, and a carriage return would
+        # then redraw only its last part.
+        text = text[: shutil.get_terminal_size().columns - 1]
+        self._clear()
+        self.stream.write(text)
+        self.stream.flush()
+        self._shown = len(text)
+
+    def begin(self, doing):
+        """Say what the next step is (shown in the bar)."""
+        self.doing = doing
+        self._draw()
+
+    def advance(self, n=1):
+        """Count ``n`` more steps as done."""
+        self.done += n
+        self.doing = ""
+        self._draw()
+
+    def line(self, text):
+        """Print a line that stays, above the bar."""
+        if self.quiet:
+            return
+        self._clear()
+        print(text, file=self.stream, flush=True)
+        self._draw()
+
+
+def set_verbose(model):
+    """A copy of ``model`` printing its own per-iteration lines (verbose=1)."""
+    model = clone(model)
+    if "verbose" in model.get_params():
+        model.set_params(verbose=1)
+    return model
+
+
+def fit_quietly_or_verbosely(model, X, y, verbose):
+    """Fit; with ``verbose``, the estimator's own lines go to stderr.
+
+    The estimators print their per-iteration lines on stdout; the command
+    keeps stdout for its results, so that ``skmf ... > file`` and pipes get
+    the results only.
+    """
+    if not verbose:
+        return model.fit(X, y)
+    with contextlib.redirect_stdout(sys.stderr):
+        return model.fit(X, y)
+
+
+def cross_validate_models(
+    models,
+    X,
+    y,
+    *,
+    folds,
+    seed,
+    progress=None,
+    labels=None,
+    fold_lines=True,
+    model_lines=False,
+    verbose=False,
+):
     """K-fold cross-validation of each model on the same shuffled folds.
 
     Parameters
@@ -364,9 +532,18 @@ def cross_validate_models(models, X, y, *, folds, seed, progress=None):
         Number of folds of ``KFold(shuffle=True, random_state=seed)``.
     seed : int
         Seed of the folds.
-    progress : callable, default=None
-        Called as ``progress(name, fold, scores_so_far)`` after each fold;
-        ``scores_so_far`` is None when the fold failed.
+    progress : Progress, default=None
+        Where to report each fit (one step of the bar per fold); None reports
+        nothing.
+    labels : dict of str to str, default=None
+        How the progress lines name each model; None uses the keys of
+        ``models``.
+    fold_lines : bool, default=True
+        Print a progress line after every fold ("fold 2/5 of als: RMSE ...").
+    model_lines : bool, default=False
+        Print a progress line after every model, with its mean scores.
+    verbose : bool, default=False
+        Fit with ``verbose=1``, the estimators' own lines on stderr.
 
     Returns
     -------
@@ -376,26 +553,42 @@ def cross_validate_models(models, X, y, *, folds, seed, progress=None):
         models are still evaluated.
     """
     splits = list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(X))
+    labels = labels or {}
+    report = progress.line if progress is not None else (lambda text: None)
     results = {}
     for name, model in models.items():
+        label = labels.get(name, name)
         rmses, maes, times = [], [], []
         try:
             for fold, (train, test) in enumerate(splits, 1):
-                fitted = clone(model)
+                if progress is not None:
+                    progress.begin(f"fold {fold}/{folds} of {label}")
+                fitted = set_verbose(model) if verbose else clone(model)
                 start = time.perf_counter()
-                fitted.fit(X[train], y[train])
+                fit_quietly_or_verbosely(fitted, X[train], y[train], verbose)
                 times.append(time.perf_counter() - start)
                 error = fitted.predict(X[test]) - y[test]
                 rmses.append(math.sqrt(float(np.mean(error**2))))
                 maes.append(float(np.mean(np.abs(error))))
                 if progress is not None:
-                    progress(name, fold, Scores(*map(np.array, (rmses, maes, times))))
+                    progress.advance()
+                if fold_lines:
+                    report(
+                        f"fold {fold}/{folds} of {label}: RMSE {rmses[-1]:.4f}, "
+                        f"MAE {maes[-1]:.4f}, {times[-1]:.2f} s"
+                    )
         except (ValueError, ArithmeticError) as exc:
             results[name] = exc
             if progress is not None:
-                progress(name, fold, None)
+                progress.advance(folds - fold + 1)
+            report(f"fold {fold}/{folds} of {label}: failed: {error_line(exc)}")
             continue
         results[name] = Scores(np.array(rmses), np.array(maes), np.array(times))
+        if model_lines:
+            report(
+                f"{label}: RMSE {mean_std(np.mean(rmses), np.std(rmses))}, "
+                f"{sum(times):.2f} s"
+            )
     return results
 
 

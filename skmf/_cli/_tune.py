@@ -1,7 +1,6 @@
 """``skmf tune``: grid search with cross-validation."""
 
 import argparse
-import math
 import sys
 import time
 
@@ -10,24 +9,30 @@ from sklearn.model_selection import ParameterGrid
 
 from .._mf import MatrixFactorization
 from ._common import (
+    Progress,
     UsageError,
     add_data_arguments,
     add_model_arguments,
+    add_verbosity_arguments,
+    check_folds,
     check_params,
     columns,
     cross_validate_models,
     describe,
     describe_folds,
     error_line,
+    fit_quietly_or_verbosely,
     list_of,
     load_ratings,
     mean_std,
     model_params,
     n_folds,
     nonnegative_float,
+    plural,
     positive_float,
     positive_int,
     print_data,
+    say,
 )
 from ._models import check_output, save
 
@@ -94,32 +99,47 @@ def run_tune(args):
         check_params(candidate)
         candidates[len(candidates)] = params
     ratings = load_ratings(args)
-    n_ratings = ratings.y.shape[0]
-    if n_ratings < args.folds:
-        raise UsageError(
-            f"{args.folds}-fold cross-validation needs at least {args.folds} "
-            f"ratings; the data has {n_ratings}."
+    check_folds(ratings, args.folds)
+    n_fits = len(candidates) * args.folds
+    if not args.quiet:
+        print_data(ratings)
+        print(f"model: {describe(model)}")
+        print(
+            "grid: "
+            + "; ".join(
+                f"{name} {', '.join(f'{v:g}' for v in values)}"
+                for name, values in grid.items()
+            )
         )
-    print_data(ratings)
-    n_fits = math.prod(len(values) for values in grid.values()) * args.folds
-    print(f"model: {describe(model)}")
-    print(
-        "grid: "
-        + "; ".join(
-            f"{name} {', '.join(f'{v:g}' for v in values)}"
-            for name, values in grid.items()
+        folds = describe_folds(args.folds, args.seed)
+        print(
+            f"{folds}, {plural(len(candidates), 'candidate')}, "
+            f"{plural(n_fits, 'fit')}; mean ± std over folds"
         )
-    )
-    folds = describe_folds(args.folds, args.seed)
-    print(f"{folds}, {n_fits} fits; mean ± std over folds")
-    print()
-    results = cross_validate_models(
-        {key: clone(model).set_params(**params) for key, params in candidates.items()},
-        ratings.X,
-        ratings.y,
-        folds=args.folds,
-        seed=args.seed,
-    )
+        print()
+        sys.stdout.flush()
+    labels = {
+        key: f"candidate {key + 1}/{len(candidates)} ("
+        + ", ".join(f"{name}={params[name]:g}" for name in grid)
+        + ")"
+        for key, params in candidates.items()
+    }
+    with Progress(n_fits, "fits", quiet=args.quiet, bar=not args.verbose) as progress:
+        results = cross_validate_models(
+            {
+                key: clone(model).set_params(**params)
+                for key, params in candidates.items()
+            },
+            ratings.X,
+            ratings.y,
+            folds=args.folds,
+            seed=args.seed,
+            progress=progress,
+            labels=labels,
+            fold_lines=args.verbose,
+            model_lines=True,
+            verbose=args.verbose,
+        )
     failures = [exc for exc in results.values() if isinstance(exc, Exception)]
     if len(failures) == len(results):
         print(f"skmf tune: the fits failed: {error_line(failures[0])}", file=sys.stderr)
@@ -128,7 +148,10 @@ def run_tune(args):
     print(table)
     print()
     if failures:
-        print(f"failed: the fit raised {error_line(failures[0])}")
+        print(
+            f"failed: the fit raised {error_line(failures[0])} "
+            f"({plural(len(failures), 'candidate')})"
+        )
     best_key, best_scores = scored[0]
     best = candidates[best_key]
     print(
@@ -138,14 +161,27 @@ def run_tune(args):
     )
     if args.output:
         best_model = clone(model).set_params(**best)
-        try:
-            best_model.fit(ratings.X, ratings.y)
-        except (ValueError, ArithmeticError) as exc:
-            print(f"skmf tune: the refit failed: {error_line(exc)}", file=sys.stderr)
-            return 1
+        if args.verbose:
+            best_model.set_params(verbose=1)
+        with Progress(1, "fit", quiet=args.quiet) as progress:
+            progress.begin("refitting the best candidate on all the ratings")
+            try:
+                fit_quietly_or_verbosely(best_model, ratings.X, ratings.y, args.verbose)
+            except (ValueError, ArithmeticError) as exc:
+                progress.advance()
+                print(
+                    f"skmf tune: the refit failed: {error_line(exc)}",
+                    file=sys.stderr,
+                )
+                return 1
+            progress.advance()
+        if args.verbose:
+            best_model.set_params(verbose=0)
         save(best_model, args.output)
-        print(f"saved the best model, refitted on all the ratings, to {args.output}")
-    print(f"done in {time.perf_counter() - start:.1f} s")
+        say(
+            args, f"saved the best model, refitted on all the ratings, to {args.output}"
+        )
+    say(args, f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -156,7 +192,8 @@ def add_tune(subparsers):
         description="Grid search of MatrixFactorization's number of factors K,\n"
         "regularization λ (alpha) and, for SGD, learning rate, with K-fold\n"
         "cross-validation. Prints RMSE and MAE (mean ± std over the folds) for\n"
-        "every combination, best first. Values are comma-separated lists; the\n"
+        "every combination, best first, on stdout, and the progress of every\n"
+        "candidate on stderr. Values are comma-separated lists; the\n"
         "defaults are "
         + "; ".join(
             f"{name} {','.join(map(str, values))}"
@@ -209,5 +246,10 @@ def add_tune(subparsers):
     model = add_model_arguments(parser, n_components=False)
     model.add_argument(
         "--solver", choices=("sgd", "als"), default="sgd", help="(default: sgd)"
+    )
+    add_verbosity_arguments(
+        parser,
+        "also print every fold, and the estimators' own line for every epoch or "
+        "sweep (on stderr)",
     )
     parser.set_defaults(run=run_tune)
