@@ -203,7 +203,25 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
             self.item_bias_ = model.item_bias
 
     def _fit_pairs(self, pairs, y, sample_weight, rng, validation=None):
-        """Everything of fit after validation: encode, train, keep the model."""
+        """Everything of fit after validation: encode, train, keep the model.
+
+        A fit that fails or is interrupted (Ctrl-C) leaves the estimator
+        unfitted, never with the ids of one fit and the factors of another.
+        """
+        try:
+            return self._fit_encoded(pairs, y, sample_weight, rng, validation)
+        except BaseException:
+            self._forget_fit()
+            raise
+
+    def _forget_fit(self):
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__"):
+                delattr(self, name)
+        for name in ("_seen", "_id_indexes"):
+            self.__dict__.pop(name, None)
+
+    def _fit_encoded(self, pairs, y, sample_weight, rng, validation):
         start = time.perf_counter()
         self._check_params(len(pairs))
         ratings = self._encode_ratings(pairs, y, sample_weight)

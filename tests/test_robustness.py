@@ -318,3 +318,35 @@ def test_a_fitted_model_serves_many_threads_at_once(estimator):
     for result in results:
         for got, want in zip(result, expected, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("estimator", estimators(), ids=ids_of)
+@pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
+def test_an_interrupted_refit_leaves_the_model_unfitted(estimator, error, monkeypatch):
+    """Never the ids of one fit with the factors of another."""
+    from sklearn.exceptions import NotFittedError
+
+    from skmf._solvers._base import Solver
+
+    X, y = low_rank_ratings(n_users=30, n_items=20)
+    estimator.fit(X, np.abs(y))
+    calls = []
+
+    def interrupted(solver_class):
+        step = solver_class.step
+
+        def wrapper(self):
+            calls.append(1)
+            if len(calls) == 2:
+                raise error()
+            return step(self)
+
+        return wrapper
+
+    for cls in Solver.__subclasses__():
+        monkeypatch.setattr(cls, "step", interrupted(cls))
+    with pytest.raises(error):
+        estimator.fit(X[:-40] + 1000, np.abs(y[:-40]))
+    with pytest.raises(NotFittedError):
+        estimator.recommend(X[0, 0])
+    assert not [name for name in vars(estimator) if name.endswith("_")]
