@@ -29,13 +29,21 @@ _DEFAULT_MAX_ITER = {"sgd": 40, "als": 15}
 _EARLY_STOPPING_TOL = 1e-4
 
 
-def _penalty(model, n_per_user, n_per_item):
+def _penalty(model, n_per_user, n_per_item, l1_ratio=0.0):
     """Regularization term of the objective, before multiplying by alpha."""
-    user = np.einsum("ij,ij->i", model.user_factors, model.user_factors)
-    item = np.einsum("ij,ij->i", model.item_factors, model.item_factors)
-    user = user + model.user_bias.astype(np.float64) ** 2
-    item = item + model.item_bias.astype(np.float64) ** 2
-    return float(n_per_user @ user + n_per_item @ item)
+    total = 0.0
+    for rows, bias, counts in (
+        (model.user_factors, model.user_bias, n_per_user),
+        (model.item_factors, model.item_bias, n_per_item),
+    ):
+        bias = bias.astype(np.float64)
+        if l1_ratio < 1:
+            squares = np.einsum("ij,ij->i", rows, rows) + bias**2
+            total += (1 - l1_ratio) * float(counts @ squares)
+        if l1_ratio > 0:
+            absolute = np.abs(rows).sum(axis=1, dtype=np.float64) + np.abs(bias)
+            total += l1_ratio * float(counts @ absolute)
+    return total
 
 
 class MatrixFactorization(_ExplicitFactorModel):
@@ -62,6 +70,20 @@ class MatrixFactorization(_ExplicitFactorModel):
     thing for both solvers. With ``loss="absolute_error"`` (SGD only) the data
     term is :math:`|r_{ui} - \hat r_{ui}|` and the penalty is halved.
 
+    With ``penalty="l1"`` or ``"elasticnet"`` (SGD only) the penalty is the
+    elastic net of :class:`~sklearn.linear_model.SGDRegressor`: with
+    :math:`\rho` = ``l1_ratio`` (1 for ``"l1"``),
+
+    .. math::
+
+        \alpha \left( (1 - \rho) \left( \|w_u\|^2 + \|h_i\|^2 + b_u^2 + b_i^2
+        \right) + \rho \left( \|w_u\|_1 + \|h_i\|_1 + |b_u| + |b_i| \right)
+        \right),
+
+    the L1 part of the model of Koren, Bell and Volinsky's article. Each SGD
+    update then ends with a proximal (soft-thresholding) step, so factors that
+    the data do not support become exactly zero: sparse factors.
+
     The dense user x item matrix is never formed: the ratings stay in
     coordinate (SGD) or compressed-row (ALS) form.
 
@@ -78,8 +100,16 @@ class MatrixFactorization(_ExplicitFactorModel):
         conjugate-gradient steps or exactly (see ``cg_steps``).
 
     alpha : float, default=0.1
-        L2 regularization strength, see the objective above. Must be positive
+        Regularization strength, see the objective above. Must be positive
         for ``solver="als"``.
+
+    penalty : {"l2", "l1", "elasticnet"}, default="l2"
+        The penalty, see the objective above. ``"l1"`` and ``"elasticnet"``
+        are only available with ``solver="sgd"``.
+
+    l1_ratio : float, default=0.15
+        The elastic net's share of L1 in the penalty, :math:`\rho`, in
+        [0, 1]. Only used when ``penalty="elasticnet"``.
 
     loss : {"squared_error", "absolute_error"}, default="squared_error"
         Data term of the objective. ``"absolute_error"`` is only available with
@@ -257,6 +287,8 @@ class MatrixFactorization(_ExplicitFactorModel):
         **_ExplicitFactorModel._parameter_constraints,
         "solver": [StrOptions({"sgd", "als"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "loss": [StrOptions({"squared_error", "absolute_error"})],
         "fit_biases": ["boolean"],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -279,6 +311,8 @@ class MatrixFactorization(_ExplicitFactorModel):
         *,
         solver="sgd",
         alpha=0.1,
+        penalty="l2",
+        l1_ratio=0.15,
         loss="squared_error",
         fit_biases=True,
         learning_rate=0.02,
@@ -301,6 +335,8 @@ class MatrixFactorization(_ExplicitFactorModel):
         self.n_components = n_components
         self.solver = solver
         self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.loss = loss
         self.fit_biases = fit_biases
         self.learning_rate = learning_rate
@@ -323,6 +359,11 @@ class MatrixFactorization(_ExplicitFactorModel):
     def _check_params(self, n_train):
         """Check the rules that tie parameters together; resolve the rest."""
         if self.solver == "als":
+            if self.penalty != "l2":
+                raise ValueError(
+                    f"solver='als' solves an L2-penalized problem exactly and "
+                    f"cannot use penalty={self.penalty!r}. Use solver='sgd' for it."
+                )
             if self.loss != "squared_error":
                 raise ValueError(
                     f"solver='als' solves the squared error exactly and cannot "
@@ -335,6 +376,7 @@ class MatrixFactorization(_ExplicitFactorModel):
                     "solution. Set alpha > 0 or use solver='sgd'."
                 )
         self._dtype = np.dtype(self.dtype).type
+        self._l1_ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
         if self.max_iter is not None:
             self._max_iter = self.max_iter
         else:
@@ -398,6 +440,7 @@ class MatrixFactorization(_ExplicitFactorModel):
                     ratings.n_ratings if self.decay_steps is None else self.decay_steps
                 ),
                 n_threads=n_threads,
+                l1_ratio=float(self._l1_ratio),
             )
         else:
             params = ALSParams(
@@ -420,7 +463,7 @@ class MatrixFactorization(_ExplicitFactorModel):
     def _training_loss(self, data_loss, model):
         absolute = self.loss == "absolute_error"
         scale = self.alpha / 2 if absolute else self.alpha
-        penalty = _penalty(model, self._n_per_user, self._n_per_item)
+        penalty = _penalty(model, self._n_per_user, self._n_per_item, self._l1_ratio)
         return (data_loss + scale * penalty) / self._total_weight
 
     def _loss_bound(self, ratings):

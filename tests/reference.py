@@ -18,6 +18,11 @@ def _weights_or_ones(weights, n):
     return np.asarray(weights, dtype=np.float64)
 
 
+def _shrink(x, t):
+    """Soft thresholding: ``sign(x) * max(|x| - t, 0)``."""
+    return np.sign(x) * np.maximum(np.abs(x) - t, 0.0)
+
+
 def sgd_pass(
     users,
     items,
@@ -32,6 +37,7 @@ def sgd_pass(
     alpha,
     loss,
     fit_biases,
+    l1=0.0,
 ):
     """Sequential SGD over the ratings ``order`` lists, one update per visit.
 
@@ -48,6 +54,11 @@ def sgd_pass(
     move when ``fit_biases``; otherwise they stay as given but still enter ``e``.
 
     ``learning_rate`` is a number, or one step size per entry of ``order``.
+
+    With ``l1 > 0``, each update is followed by the proximal step of
+    ``s * l1 * |theta|_1 / 2``: every parameter of the rating that moved is
+    soft-thresholded by ``lr * s * l1 / 2`` (set to 0 within it, moved towards
+    0 by it otherwise).
 
     Returns ``(user_factors, item_factors, user_bias, item_bias, total)`` where
     ``total`` is the weighted sum of ``e**2`` (squared) or ``|e|`` (absolute),
@@ -86,6 +97,11 @@ def sgd_pass(
         for k in range(n_components):
             W[u, k] = w_old[k] + lr * s * (g * h_old[k] - alpha * w_old[k])
             H[i, k] = h_old[k] + lr * s * (g * w_old[k] - alpha * h_old[k])
+        if l1 > 0:
+            t = lr * s * l1 / 2
+            if fit_biases:
+                bu[u], bi[i] = _shrink(bu[u], t), _shrink(bi[i], t)
+            W[u], H[i] = _shrink(W[u], t), _shrink(H[i], t)
     return W, H, bu, bi, total
 
 

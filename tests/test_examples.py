@@ -26,6 +26,7 @@ PRINTS = {
     "plot_training_curve.py": ["validation RMSE", "test RMSE"],
     "plot_item_map.py": ["low end of the first axis:", "high end"],
     "plot_cross_validation.py": ["no shuffling", "shuffle=True", "unseen in fit"],
+    "plot_sparse_factors.py": ["l1_ratio 0.0 ", "zero factors", "test RMSE"],
 }
 FIGURES = {
     "seed_experiment.py": [],
@@ -33,6 +34,7 @@ FIGURES = {
     "plot_training_curve.py": ["training_curve.png"],
     "plot_item_map.py": ["item_map.png"],
     "plot_cross_validation.py": ["cross_validation.png"],
+    "plot_sparse_factors.py": ["sparse_factors.png"],
 }
 pytest.importorskip("matplotlib", reason="the examples draw with matplotlib")
 

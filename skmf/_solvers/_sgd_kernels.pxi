@@ -6,6 +6,9 @@
 # ``e = r - b_u - b_i - w_u . h_i`` (the global mean is already subtracted from
 # r) and ``P = |w_u|^2 + |h_i|^2 + b_u^2 + b_i^2``: ``s * (e^2 + alpha * P) / 2``
 # for the squared error, ``s * (|e| + alpha * P / 2)`` for the absolute error.
+# With an L1 strength ``l1 > 0`` each update is followed by the proximal step of
+# ``s * l1 * |theta|_1 / 2`` (soft thresholding by ``lr * s * l1 / 2``), which
+# sets small parameters exactly to zero, as a subgradient step would not.
 #
 # The ratings arrive grouped into blocks of a grid over (user group, item
 # group), as in LIBMF. A call visits a list of blocks; the threads take them in
@@ -127,6 +130,15 @@ cdef inline void _prefetch_row(const void* row, Py_ssize_t n_bytes) noexcept nog
         skmf_prefetch(<const char*> row + 64 * b)
 
 
+cdef inline floating _shrink(floating x, floating t) noexcept nogil:
+    """Soft thresholding: ``sign(x) * max(|x| - t, 0)``."""
+    if x > t:
+        return x - t
+    if x < -t:
+        return x + t
+    return 0
+
+
 cdef double _sgd_block(
     const int[::1] users,
     const int[::1] items,
@@ -141,6 +153,7 @@ cdef double _sgd_block(
     floating[::1] item_bias,
     floating lr,
     floating reg,
+    floating l1,
     int loss,
     bint fit_biases,
 ) noexcept nogil:
@@ -150,7 +163,7 @@ cdef double _sgd_block(
     cdef Py_ssize_t t, idx, nxt, k
     cdef int u, i
     cdef bint weighted = weights.shape[0] > 0
-    cdef floating err, grad, s, lr_s, wu, hi, dot
+    cdef floating err, grad, s, lr_s, wu, hi, dot, threshold
     cdef floating* w
     cdef floating* h
     cdef double total = 0.0
@@ -192,6 +205,14 @@ cdef double _sgd_block(
             hi = h[k]
             w[k] = wu + lr_s * (grad * hi - reg * wu)
             h[k] = hi + lr_s * (grad * wu - reg * hi)
+        if l1 > 0:
+            threshold = lr_s * l1 / 2
+            if fit_biases:
+                user_bias[u] = _shrink(user_bias[u], threshold)
+                item_bias[i] = _shrink(item_bias[i], threshold)
+            for k in range(n_components):
+                w[k] = _shrink(w[k], threshold)
+                h[k] = _shrink(h[k], threshold)
         idx = nxt
     return total
 
@@ -210,6 +231,7 @@ cdef void _run_tasks(
     floating[::1] user_bias,
     floating[::1] item_bias,
     floating reg,
+    floating l1,
     int loss,
     bint fit_biases,
     const Py_ssize_t* after,
@@ -242,7 +264,7 @@ cdef void _run_tasks(
             losses[j] = _sgd_block(
                 users, items, ratings, weights, start, stop, start + offsets[j],
                 user_factors, item_factors, user_bias, item_bias,
-                <floating> steps[j], reg, loss, fit_biases,
+                <floating> steps[j], reg, l1, loss, fit_biases,
             )
         skmf_set_done(&done[j])
 
@@ -266,6 +288,7 @@ def sgd_blocks(
     bint fit_biases,
     int n_threads,
     double[::1] losses,
+    double l1_alpha=0.0,
 ):
     """Update the factors in place over the ratings of ``blocks``, in order.
 
@@ -273,13 +296,15 @@ def sgd_blocks(
     ``b // n_item_groups`` and item group ``b % n_item_groups``. The ``j``-th
     block of the list is visited from ``block_ptr[b] + offsets[j]`` to its end,
     then from its beginning, with step size ``steps[j]``. ``weights`` may be
-    empty (all ones). ``losses[j]`` receives the weighted sum of the loss of the
+    empty (all ones). ``alpha`` is the L2 strength and ``l1_alpha`` the L1
+    one (0: none). ``losses[j]`` receives the weighted sum of the loss of the
     ratings of the ``j``-th block, each measured before its update (0 for an
     empty block). The result equals a sequential pass over the list.
     """
     cdef Py_ssize_t n_tasks = blocks.shape[0]
     cdef Py_ssize_t j, row, col, next_task = 0
     cdef floating reg = <floating> alpha
+    cdef floating l1 = <floating> l1_alpha
     cdef Py_ssize_t* after
     cdef Py_ssize_t* last
     cdef int* done
@@ -319,7 +344,7 @@ def sgd_blocks(
         with nogil, parallel(num_threads=n_threads):
             _run_tasks(
                 users, items, ratings, weights, block_ptr, blocks, offsets, steps,
-                user_factors, item_factors, user_bias, item_bias, reg, loss,
+                user_factors, item_factors, user_bias, item_bias, reg, l1, loss,
                 fit_biases, after, &next_task, done, losses,
             )
     finally:

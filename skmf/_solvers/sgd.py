@@ -31,6 +31,9 @@ class SGDParams:
     decay_rate: float
     decay_steps: int  # updates per decay of the exponential schedule
     n_threads: int
+    # Share of alpha that is an L1 penalty (the elastic net's mixing); the
+    # rest is L2.
+    l1_ratio: float = 0.0
 
 
 def select_kernel(disable_simd=None):
@@ -236,8 +239,9 @@ class SGDSolver(Solver):
                 self.users, self.items, self.values, self.weights,
                 self.block_ptr, B, blocks[first:last], offsets[first:last],
                 steps[first:last], m.user_factors, m.item_factors, m.user_bias,
-                m.item_bias, p.alpha, LOSS_CODES[p.loss], p.fit_biases,
-                p.n_threads, losses[first:last],
+                m.item_bias, p.alpha * (1 - p.l1_ratio), LOSS_CODES[p.loss],
+                p.fit_biases, p.n_threads, losses[first:last],
+                p.alpha * p.l1_ratio,
             )  # fmt: skip
         self.n_updates += int(sizes.sum())
         # Summed in a fixed order: the loss curve is the same for any n_threads.
