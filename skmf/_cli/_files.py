@@ -22,7 +22,7 @@ import pandas as pd
 
 from .._persistence import check_output_path, write_atomically
 from ..datasets import _ratings_file as rf
-from ._common import UsageError, plural
+from ._common import UsageError
 
 # Rows of output formatted at a time.
 BLOCK_ROWS = 1 << 18
@@ -40,62 +40,6 @@ def _header_names(first_row, roles):
         for field in first_row
         for role in roles
     )
-
-
-def _a(role):
-    return {"item": "an item"}.get(role, f"a {role}")
-
-
-def _resolve(specs, names, n_columns, name):
-    """0-based position of each role's column (specs: position, name or None)."""
-    positions = {}
-    for role, spec in specs.items():
-        option = f"--{role}-col"
-        if isinstance(spec, int):
-            if spec >= n_columns:
-                raise ValueError(
-                    f"{option} {spec} is out of range: {name} has "
-                    f"{plural(n_columns, 'column')}, numbered from 0."
-                )
-            positions[role] = spec
-        elif isinstance(spec, str):
-            if names is None:
-                raise ValueError(
-                    f"{option} {spec!r} is a column name, but the first line of "
-                    f"{name} holds no column names: give the column's 0-based "
-                    "position, or pass --header if the first line does name the "
-                    "columns."
-                )
-            matches = [j for j, n in enumerate(names) if n == spec] or [
-                j for j, n in enumerate(names) if n.lower() == spec.lower()
-            ]
-            if not matches:
-                raise ValueError(
-                    f"{name} has no column named {spec!r} ({option}); its columns "
-                    f"are: {', '.join(repr(n) for n in names)}."
-                )
-            positions[role] = matches[0]
-        else:
-            known = [
-                j
-                for j, n in enumerate(names or ())
-                if rf._normalized(n) in rf._COLUMN_NAMES[role]
-            ]
-            default = list(specs).index(role)
-            positions[role] = known[0] if known else default
-            if positions[role] >= n_columns:
-                raise ValueError(
-                    f"{name} has only {plural(n_columns, 'column')}; it needs "
-                    f"{' and '.join(_a(r) + ' column' for r in specs)}. Is the "
-                    "separator right (--sep)?"
-                )
-    if len(set(positions.values())) < len(positions):
-        described = ", ".join(f"{role}={j}" for role, j in positions.items())
-        raise ValueError(
-            f"the {' and '.join(specs)} columns must differ; got {described}. "
-            f"Choose them with {' and '.join(f'--{r}-col' for r in specs)}."
-        )
-    return positions
 
 
 def _check_missing(frame, positions, names, name, header):
@@ -122,7 +66,7 @@ def _read_parquet(data, name, specs):
     names = [str(column) for column in frame.columns]
     if frame.shape[0] == 0:
         raise ValueError(f"{name} holds no rows: there are no ids to read.")
-    positions = _resolve(specs, names, len(names), name)
+    positions = rf._resolve_columns(specs, names, len(names), name)
     frame.columns = range(len(names))
     _check_missing(frame, positions, names, name, 0)
     return {
@@ -184,7 +128,7 @@ def _read(raw, name, specs, sep, header, codec):
     if header and len(rows) == 1:
         raise ValueError(f"{name} has a header line but no ids.")
     names = rows[0] if header else None
-    positions = _resolve(specs, names, len(rows[0]), name)
+    positions = rf._resolve_columns(specs, names, len(rows[0]), name)
 
     text_stream = io.TextIOWrapper(
         io.BufferedReader(stream), encoding=codec, errors="strict", newline=""

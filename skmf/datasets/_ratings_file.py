@@ -247,11 +247,20 @@ def _normalized(name):
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
+def _plural(n, word):
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _a(role):
+    return {"item": "an item"}.get(role, f"a {role}")
+
+
 def _resolve_columns(specs, names, n_columns, path):
-    """Positions of the user, item and rating columns.
+    """Position of each role's column (the user, item and rating, or a subset).
 
     ``specs`` maps each role to a position, a name or None (recognise the
-    header's name for the role, else use the default position).
+    header's name for the role, else use the role's default position). The
+    command line's readers of id files use it for their own roles.
     """
     positions = {}
     for role, spec in specs.items():
@@ -259,8 +268,8 @@ def _resolve_columns(specs, names, n_columns, path):
         if isinstance(spec, int):
             if spec >= n_columns:
                 raise ValueError(
-                    f"{option} {spec} is out of range: {path} has {n_columns} "
-                    f"columns, numbered 0 to {n_columns - 1}."
+                    f"{option} {spec} is out of range: {path} has "
+                    f"{_plural(n_columns, 'column')}, numbered from 0."
                 )
             positions[role] = spec
         elif isinstance(spec, str):
@@ -286,17 +295,19 @@ def _resolve_columns(specs, names, n_columns, path):
                 for j, name in enumerate(names or ())
                 if _normalized(name) in _COLUMN_NAMES[role]
             ]
-            positions[role] = known[0] if known else _DEFAULT_POSITIONS[role]
+            default = _DEFAULT_POSITIONS.get(role, list(specs).index(role))
+            positions[role] = known[0] if known else default
             if positions[role] >= n_columns:
                 raise ValueError(
-                    f"{path} has only {n_columns} column(s); ratings need a user, "
-                    "an item and a rating column. Is the separator right (--sep)?"
+                    f"{path} has only {_plural(n_columns, 'column')}; it needs "
+                    f"{' and '.join(_a(r) + ' column' for r in specs)}. Is the "
+                    "separator right (--sep)?"
                 )
-    if len(set(positions.values())) < 3:
+    if len(set(positions.values())) < len(positions):
         described = ", ".join(f"{role}={j}" for role, j in positions.items())
         raise ValueError(
-            f"the user, item and rating columns must differ; got {described}. "
-            "Choose them with --user-col, --item-col and --rating-col."
+            f"the {', '.join(specs)} columns must differ; got {described}. "
+            f"Choose them with {', '.join(f'--{r}-col' for r in specs)}."
         )
     return positions
 
