@@ -55,19 +55,7 @@ def _check_missing(frame, positions, names, name, header):
 
 
 def _read_parquet(data, name, specs):
-    try:
-        frame = pd.read_parquet(io.BytesIO(data))
-    except ImportError as exc:
-        raise ValueError(
-            f"reading {name} needs a Parquet engine: pip install pyarrow ({exc})"
-        ) from None
-    except Exception as exc:  # pyarrow raises its own error types
-        raise ValueError(f"cannot read {name} as Parquet: {exc}") from None
-    names = [str(column) for column in frame.columns]
-    if frame.shape[0] == 0:
-        raise ValueError(f"{name} holds no rows: there are no ids to read.")
-    positions = rf._resolve_columns(specs, names, len(names), name)
-    frame.columns = range(len(names))
+    frame, names, positions = rf._parquet_columns(io.BytesIO(data), name, specs, "ids")
     _check_missing(frame, positions, names, name, 0)
     return {
         role: frame[j].astype(str).to_numpy(dtype=object)

@@ -378,8 +378,12 @@ def _stack(users, items):
     return X
 
 
-def _read_parquet(source, name, specs):
-    """Ratings from a Parquet file: its columns are named, their types known."""
+def _parquet_columns(source, name, specs, what):
+    """A Parquet file's frame (columns renumbered), its names and role positions.
+
+    ``what`` names what the rows hold, for the error of an empty file. The
+    command line's readers of id files use it too.
+    """
     try:
         frame = pd.read_parquet(source)
     except ImportError as exc:
@@ -390,9 +394,15 @@ def _read_parquet(source, name, specs):
         raise ValueError(f"cannot read {name} as Parquet: {exc}") from None
     names = [str(column) for column in frame.columns]
     if frame.shape[0] == 0:
-        raise ValueError(f"{name} holds no rows: there are no ratings to read.")
+        raise ValueError(f"{name} holds no rows: there are no {what} to read.")
     positions = _resolve_columns(specs, names, len(names), name)
     frame.columns = range(len(names))
+    return frame, names, positions
+
+
+def _read_parquet(source, name, specs):
+    """Ratings from a Parquet file: its columns are named, their types known."""
+    frame, names, positions = _parquet_columns(source, name, specs, "ratings")
     (users, items), y = _check_values(frame, positions, names, name, header=0)
     # Parquet columns are typed: their ids are kept as they are typed.
     X = _stack(users.to_numpy(), items.to_numpy())
