@@ -962,7 +962,7 @@ def test_solvers_share_the_contract():
         assert dataclasses.is_dataclass(params)
     assert [f.name for f in dataclasses.fields(SGDParams)] == [
         "alpha", "fit_biases", "loss", "learning_rate", "learning_rate_schedule",
-        "decay_rate", "decay_steps", "n_threads",
+        "decay_rate", "decay_steps", "n_threads", "l1_ratio",
     ]  # fmt: skip
     assert [f.name for f in dataclasses.fields(ALSParams)] == [
         "alpha", "fit_biases", "cg_steps", "n_threads",
