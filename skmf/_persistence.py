@@ -183,7 +183,7 @@ class _Writer:
                     self.array(value.indices, where),
                     self.array(value.indptr, where),
                     list(value.shape),
-                    isinstance(value, sp.sparray),
+                    not isinstance(value, sp.spmatrix),  # sp.sparray: scipy >= 1.11
                 ]
             }
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
