@@ -150,8 +150,8 @@ def sample_group_priors(values, groups, n_groups, prior, rng):
 
 
 class FMGibbsSolver(Solver):
-    """Runs one sweep at a time: the global bias, every block's biases, each
-    factor of every block, then the groups' priors and the noise precision.
+    """Runs one sweep at a time: the groups' priors, the global bias, every
+    block's biases, each factor of every block, then the noise precision.
 
     Parameters
     ----------
@@ -183,16 +183,6 @@ class FMGibbsSolver(Solver):
         self.q = np.empty(self.target.shape[0])
         groups = [block.groups for block in blocks]
         self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
-        # The group priors of the first sweep: N(0, 1), weak. Drawn from the
-        # starting point instead, they would be as tight as the small initial
-        # factors (and the zero biases: a precision of n_features / 2), and
-        # the chain would take hundreds of sweeps to loosen them.
-        k = model.factors[0].shape[1] if model.factors else 0
-        n_groups = params.n_groups
-        self.priors = (
-            (np.zeros((n_groups, 1)), np.ones((n_groups, 1))),
-            (np.zeros((n_groups, k)), np.ones((n_groups, k))),
-        )
 
     def _draw_priors(self):
         model, gen = self.model, self.generator
@@ -212,7 +202,7 @@ class FMGibbsSolver(Solver):
         model, gen, e = self.model, self.generator, self.residuals
         n_threads = self.params.n_threads
         alpha = self.noise_precision
-        (bias_mean, bias_precision), (mean, precision) = self.priors
+        (bias_mean, bias_precision), (mean, precision) = self._draw_priors()
 
         # w_0 has a flat prior, as in libFM's MCMC (gamma_0 -> 0).
         n = e.shape[0]
@@ -246,7 +236,6 @@ class FMGibbsSolver(Solver):
             for v, column in zip(model.factors, columns, strict=True):
                 v[:, f] = column
 
-        self.priors = self._draw_priors()
         sse = float(e @ e)
         # alpha | rest ~ Gamma(alpha_0 + N / 2, rate beta_0 + SSE / 2).
         prior = self.params.prior
