@@ -81,7 +81,7 @@ class _ColumnCoder:
 
     def _tokens(self, column):
         text = column.astype(str).to_numpy(dtype=object)
-        if self.sep is None:
+        if self.sep is None or not any(self.sep in value for value in text):
             return np.arange(len(text)), text
         parts = pd.Series(text).str.split(self.sep, regex=False).explode()
         return parts.index.to_numpy(), parts.to_numpy(dtype=object)

@@ -61,11 +61,18 @@ cdef void _block_sums(
         out[b] = total
 
 
-def block_sums(row_ptr, row_cols, row_vals, theta, out, int n_threads):
+def block_sums(
+    const cnp.int64_t[::1] row_ptr,
+    const cnp.int32_t[::1] row_cols,
+    const double[::1] row_vals,
+    const double[::1] theta,
+    double[::1] out,
+    int n_threads,
+):
     """``out = B @ theta`` for a block ``B`` in CSR form (for the tests too)."""
     with nogil:
         _block_sums(row_ptr, row_cols, row_vals, theta, out, n_threads)
-    return out
+    return np.asarray(out)
 
 
 def add_block_to_ratings(
@@ -100,6 +107,7 @@ def draw_block(
     double[::1] q,
     double[::1] e,
     int n_threads,
+    bint identity=False,
 ):
     """Draw every parameter of one block for one factor (or the biases).
 
@@ -130,6 +138,10 @@ def draw_block(
     e : ndarray of float64
         Each rating's residual, target minus prediction; updated in place.
     n_threads : int
+    identity : bool, default=False
+        Block row ``b`` is rating ``b`` (a context block): the per-row sums
+        are skipped and each feature's ratings are updated directly, as in
+        libFM, in two passes over the block's non-zeros.
 
     Returns
     -------
@@ -141,6 +153,11 @@ def draw_block(
     cdef Py_ssize_t b, t, n, j
     cdef double x, g, hh, eh, lam, num, old, new, delta, r, dq, dp, changed = 0.0
     cdef double c, s1, s2, e0, e1
+    if identity:
+        return _draw_identity(
+            col_ptr, col_rows, col_vals, groups, theta, linear, prior_mean,
+            prior_precision, noise_precision, noise, q, e,
+        )
     cdef double* buffer = <double*> malloc(7 * max(n_rows, 1) * sizeof(double))
     if buffer == NULL:
         raise MemoryError("no memory for the factorization machine's block sums")
@@ -230,4 +247,49 @@ def draw_block(
                         q[n] = q[n] + dq
     finally:
         free(buffer)
+    return changed
+
+
+cdef double _draw_identity(
+    const cnp.int64_t[::1] col_ptr,
+    const cnp.int32_t[::1] col_rows,
+    const double[::1] col_vals,
+    const cnp.int32_t[::1] groups,
+    double[::1] theta,
+    bint linear,
+    const double[::1] prior_mean,
+    const double[::1] prior_precision,
+    double noise_precision,
+    const double[::1] noise,
+    double[::1] q,
+    double[::1] e,
+) noexcept nogil:
+    """``draw_block`` for a block whose row ``b`` is rating ``b``."""
+    cdef Py_ssize_t j, t, n
+    cdef double x, h, hh, eh, lam, old, new, delta, changed = 0.0
+    for j in range(col_ptr.shape[0] - 1):
+        old = theta[j]
+        hh = 0.0
+        eh = 0.0
+        for t in range(col_ptr[j], col_ptr[j + 1]):
+            n = col_rows[t]
+            x = col_vals[t]
+            h = x if linear else x * (q[n] - old * x)
+            hh = hh + h * h
+            eh = eh + e[n] * h
+        lam = prior_precision[groups[j]] + noise_precision * hh
+        new = (
+            prior_precision[groups[j]] * prior_mean[groups[j]]
+            + noise_precision * (eh + old * hh)
+        ) / lam + noise[j] / sqrt(lam)
+        delta = new - old
+        changed = changed + delta * delta
+        theta[j] = new
+        for t in range(col_ptr[j], col_ptr[j + 1]):
+            n = col_rows[t]
+            x = col_vals[t]
+            h = x if linear else x * (q[n] - old * x)
+            e[n] = e[n] - delta * h
+            if not linear:
+                q[n] = q[n] + delta * x
     return changed

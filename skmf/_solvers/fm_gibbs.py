@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._base import Solver
-from ._fm_fast import add_block_to_ratings, draw_block
+from ._fm_fast import add_block_to_ratings, block_sums, draw_block
 
 
 class Block:
@@ -40,6 +40,11 @@ class Block:
         csc.sort_indices()
         self.n_rows, self.n_features = csr.shape
         self.rows = np.ascontiguousarray(rows, dtype=np.int32)
+        # A block with one row per rating, in rating order (the context).
+        self.identity = bool(
+            self.n_rows == self.rows.shape[0]
+            and np.array_equal(self.rows, np.arange(self.n_rows))
+        )
         self.groups = np.ascontiguousarray(groups, dtype=np.int32)
         self.csr = (
             csr.indptr.astype(np.int64),
@@ -57,8 +62,18 @@ class Block:
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.order = order
 
+        self._matrix = sp.csr_matrix(
+            self.csr[::-1], shape=(self.n_rows, self.n_features), copy=False
+        )
+        self._sums = np.empty(self.n_rows)
+
     def matrix(self):
-        return sp.csr_matrix(self.csr[::-1], shape=(self.n_rows, self.n_features))
+        return self._matrix
+
+    def add_sums(self, theta, q, n_threads):
+        """``q[n] += (B theta)[rows[n]]``: the block's part of each rating."""
+        block_sums(*self.csr, theta, self._sums, n_threads)
+        add_block_to_ratings(self.rows, self._sums, q, n_threads)
 
 
 @dataclass(frozen=True)
@@ -216,6 +231,7 @@ class FMGibbsSolver(Solver):
                 block.indptr, block.order, *block.csr, *block.csc, block.groups,
                 w, True, bias_mean[:, 0], bias_precision[:, 0], alpha,
                 gen.standard_normal(block.n_features), self.q, e, n_threads,
+                block.identity,
             )  # fmt: skip
 
         n_components = model.factors[0].shape[1] if model.factors else 0
@@ -223,8 +239,7 @@ class FMGibbsSolver(Solver):
             columns = [np.ascontiguousarray(v[:, f]) for v in model.factors]
             self.q[:] = 0.0
             for block, column in zip(self.blocks, columns, strict=True):
-                per_row = block.matrix() @ column
-                add_block_to_ratings(block.rows, per_row, self.q, n_threads)
+                block.add_sums(column, self.q, n_threads)
             for block, column in zip(self.blocks, columns, strict=True):
                 draw_block(
                     block.indptr, block.order, *block.csr, *block.csc,
@@ -232,6 +247,7 @@ class FMGibbsSolver(Solver):
                     np.ascontiguousarray(mean[:, f]),
                     np.ascontiguousarray(precision[:, f]), alpha,
                     gen.standard_normal(block.n_features), self.q, e, n_threads,
+                    block.identity,
                 )  # fmt: skip
             for v, column in zip(model.factors, columns, strict=True):
                 v[:, f] = column
