@@ -62,7 +62,9 @@ def read_side_tables(folder):
         encoding="latin-1",
     )
     flags = items[GENRES].to_numpy().astype(bool)
-    items["genres"] = ["|".join(g for g, f in zip(GENRES, row) if f) for row in flags]
+    items["genres"] = [
+        "|".join(g for g, f in zip(GENRES, row, strict=True) if f) for row in flags
+    ]
     items["year"] = pd.to_datetime(items["release"], format="%d-%b-%Y").dt.year
     items["year"] = items["year"].fillna(0).astype(int).astype(str)
     return users[["user", "age", "gender", "occupation", "zip"]], items[
@@ -281,9 +283,7 @@ def main(argv=None):
                     f"fit {fit_s:.2f} s",
                     flush=True,
                 )
-            rows.append(
-                (config, lib, np.mean(rmse), np.mean(mae), np.mean(fit), rmse)
-            )
+            rows.append((config, lib, np.mean(rmse), np.mean(mae), np.mean(fit), rmse))
     print()
     print("| model | RMSE | MAE | fit s / fold | s per sweep | per fold |")
     print("|---|---|---|---|---|---|")

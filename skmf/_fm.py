@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._compat import Interval, StrOptions, _check_y, _fit_context
 from ._encoding import encode_ids
@@ -97,8 +100,10 @@ class _ColumnCoder:
                     "must be finite numbers or categories."
                 )
             rows = np.arange(len(values))
-            return rows, np.zeros(len(values), np.int64), (values - self.mean) / (
-                self.scale
+            return (
+                rows,
+                np.zeros(len(values), np.int64),
+                (values - self.mean) / (self.scale),
             )
         rows, tokens = self._tokens(column)
         cols = self.categories.get_indexer(tokens.astype(str))
@@ -402,9 +407,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
             validate_data(self, X, skip_check_array=True, reset=reset)
             frame = X
         else:
-            X = validate_data(
-                self, X, dtype=None, ensure_all_finite=False, reset=reset
-            )
+            X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
             frame = pd.DataFrame(X)
         if frame.shape[1] < 2:
             raise ValueError(
@@ -417,6 +420,8 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
                 "minimum of 1 is required."
             )
         self._check_roles(frame)
+        for name in frame.columns[2:]:
+            _check_missing(frame[name], name)
         return frame
 
     def _check_roles(self, frame):
@@ -545,9 +550,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
         implicit = self.implicit_feedback
         seen = self._seen
         histories = {
-            "user": _normalized_history(seen)
-            if implicit in ("user", "both")
-            else None,
+            "user": _normalized_history(seen) if implicit in ("user", "both") else None,
             "item": _normalized_history(seen.T.tocsr())
             if implicit in ("item", "both")
             else None,
@@ -570,10 +573,12 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
                 if len(bad):
                     row = int(np.flatnonzero(counts[bad[0]].to_numpy() > 1)[0])
                     which = (self.users_ if side == "user" else self.items_)[row]
+                    which = which.item() if hasattr(which, "item") else which
+                    owner = "a user" if side == "user" else "an item"
                     raise ValueError(
                         f"{side.capitalize()} {which!r} has different values of "
-                        f"{bad[0]!r} on different rows; a {side}'s attributes "
-                        f"must be the same on each of its rows (or move the "
+                        f"{bad[0]!r} on different rows; {owner}'s attributes "
+                        "must be the same on each of its rows (or move the "
                         "column to context_features)."
                     )
             self._coders[side] = [
@@ -593,8 +598,9 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
                 other = ratings.n_items if side == "user" else ratings.n_users
                 block_groups.append(np.full(other, len(self.groups_)))
                 self.groups_.append(
-                    "items rated by the user" if side == "user" else
-                    "users who rated the item"
+                    "items rated by the user"
+                    if side == "user"
+                    else "users who rated the item"
                 )
             rows = ratings.users if side == "user" else ratings.items
             groups.append(np.concatenate(block_groups))
@@ -648,9 +654,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
         }
         self._n_kept = 0
         self._n_train = ratings.n_ratings
-        return FMGibbsSolver(
-            ratings, model, self._solver_params, rng, self._blocks
-        )
+        return FMGibbsSolver(ratings, model, self._solver_params, rng, self._blocks)
 
     def _divergence_subject(self):
         return "The Gibbs sampler broke down"
@@ -699,9 +703,9 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
         for side in ("user", "item"):
             n_ids = len(self.users_ if side == "user" else self.items_)
             codes = np.arange(n_ids, dtype=np.int32)
-            linear, q = self._parts(0 if side == "user" else 1, self._fitted_rows(
-                side, codes
-            ))
+            linear, q = self._parts(
+                0 if side == "user" else 1, self._fitted_rows(side, codes)
+            )
             own = linear + 0.5 * np.sum(
                 q.reshape(n_ids, self.n_samples, -1) ** 2, axis=2
             )

@@ -204,9 +204,7 @@ class FMGibbsSolver(Solver):
         n_groups, prior = self.params.n_groups, self.params.prior
         biases = np.concatenate(model.biases)
         factors = np.concatenate(model.factors)
-        bias_prior = sample_group_priors(
-            biases, self.all_groups, n_groups, prior, gen
-        )
+        bias_prior = sample_group_priors(biases, self.all_groups, n_groups, prior, gen)
         factor_prior = sample_group_priors(
             factors, self.all_groups, n_groups, prior, gen
         )
