@@ -354,3 +354,20 @@ def test_movielens_fold_with_implicit_feedback(ml100k_folds):
         scores[implicit] = float(np.sqrt(np.mean(error**2)))
     assert scores["both"] < scores["none"] - 0.005
     assert scores["both"] < 0.91
+
+
+def test_histories_leave_the_training_ratings_in_their_order():
+    """The seen matrix shares its index array with the training ratings: the
+    implicit-feedback matrices must not sort it in place (that scrambled which
+    item each rating was of, and cost 0.1 RMSE on MovieLens)."""
+    from skmf._fm import _normalized_history
+    from skmf._recommend import seen_matrix
+
+    items = np.array([3, 1, 2, 0, 2, 1], dtype=np.int32)
+    indptr = np.array([0, 3, 6], dtype=np.int64)
+    before = items.copy()
+    seen = seen_matrix(indptr, items, 4)
+    history = _normalized_history(seen)
+    Block(history, np.array([0, 1], dtype=np.int32), np.zeros(4, np.int32))
+    np.testing.assert_array_equal(items, before)
+    np.testing.assert_allclose(history.toarray().sum(axis=1), [3 / np.sqrt(3)] * 2)
