@@ -229,11 +229,14 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
         Number of sweeps run before the first kept sample.
 
     prior_shape : float, default=1.0
-        :math:`\alpha_0`, shape of the Gamma priors of the group precisions
-        and of the noise precision.
+        :math:`\alpha_0` of the Gamma hyper-priors of the group precisions and
+        of the noise precision, in libFM's parametrization: a group of
+        :math:`n` parameters draws its precision from
+        :math:`\Gamma((\alpha_0 + n + 1) / 2, (\beta_0 + S) / 2)`, with
+        :math:`S` their squared spread around the group mean.
 
     prior_rate : float, default=1.0
-        :math:`\beta_0`, rate of those Gamma priors.
+        :math:`\beta_0` of those Gamma hyper-priors.
 
     prior_strength : float, default=1.0
         :math:`\gamma_0`: how many features' worth of confidence the prior of

@@ -133,29 +133,31 @@ def predict_blocks(blocks, params):
     return total + 0.5 * np.sum(total_q * total_q, axis=1)
 
 
-def sample_group_priors(values, groups, n_groups, prior, rng):
+def sample_group_priors(values, groups, n_groups, prior, rng, mean):
     """Draw each group's prior ``(mean, precision)`` given its parameters.
 
     ``values`` is (n_features,) or (n_features, K), with one prior per group
-    (and per column). Normal-Gamma conjugacy: with ``n`` members of sum ``s``,
-    ``mu ~ N(s / (n + gamma_0), 1 / ((n + gamma_0) lambda))`` given the old
-    ``lambda``, then ``lambda ~ Gamma(alpha_0 + (n + 1) / 2, beta_0 + (sum
-    (theta - mu)^2 + gamma_0 mu^2) / 2)``, as libFM does.
+    (and per column); ``mean`` (n_groups, width) is the groups' current mean.
+    Normal-Gamma conjugacy, in libFM's order and parametrization: with ``n``
+    members, ``lambda ~ Gamma((alpha_0 + n + 1) / 2, (beta_0 + sum (theta -
+    mu)^2 + gamma_0 mu^2) / 2)`` given the current ``mu``, then ``mu ~ N(sum
+    theta / (n + gamma_0), 1 / ((n + gamma_0) lambda))`` given the new
+    ``lambda``.
     """
     values = values.reshape(values.shape[0], -1)
     width = values.shape[1]
     count = np.bincount(groups, minlength=n_groups).astype(np.float64)[:, None]
-    total = np.zeros((n_groups, width))
-    np.add.at(total, groups, values)
-    squares = np.zeros((n_groups, width))
-    np.add.at(squares, groups, values * values)
-    # lambda drawn first from the spread around the group mean, so that one
-    # call needs no state from the previous sweep.
-    mean_hat = total / np.maximum(count, 1.0)
-    spread = squares - 2 * mean_hat * total + count * mean_hat**2
-    spread += prior.strength * mean_hat**2
-    shape = prior.shape + (count + 1) / 2
-    rate = prior.rate + np.maximum(spread, 0) / 2
+    # Sums by group as one sparse product (np.add.at is 10x slower).
+    members = sp.csr_matrix(
+        (np.ones(groups.shape[0]), (groups, np.arange(groups.shape[0]))),
+        shape=(n_groups, groups.shape[0]),
+    )
+    total = members @ values
+    squares = members @ (values * values)
+    spread = squares - 2 * mean * total + count * mean**2
+    spread += prior.strength * mean**2
+    shape = (prior.shape + count + 1) / 2
+    rate = (prior.rate + np.maximum(spread, 0)) / 2
     precision = rng.gamma(shape, 1.0 / rate)
     strength = count + prior.strength
     mean = total / strength + rng.standard_normal((n_groups, width)) / np.sqrt(
@@ -198,16 +200,26 @@ class FMGibbsSolver(Solver):
         self.q = np.empty(self.target.shape[0])
         groups = [block.groups for block in blocks]
         self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
+        # The groups' prior means, kept from sweep to sweep (the Gibbs state);
+        # they start at the hyper-prior's mean, 0.
+        k = model.factors[0].shape[1] if model.factors else 0
+        self.prior_means = (
+            np.zeros((params.n_groups, 1)),
+            np.zeros((params.n_groups, k)),
+        )
 
     def _draw_priors(self):
         model, gen = self.model, self.generator
         n_groups, prior = self.params.n_groups, self.params.prior
         biases = np.concatenate(model.biases)
         factors = np.concatenate(model.factors)
-        bias_prior = sample_group_priors(biases, self.all_groups, n_groups, prior, gen)
-        factor_prior = sample_group_priors(
-            factors, self.all_groups, n_groups, prior, gen
+        bias_prior = sample_group_priors(
+            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0]
         )
+        factor_prior = sample_group_priors(
+            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1]
+        )
+        self.prior_means = (bias_prior[0], factor_prior[0])
         return bias_prior, factor_prior
 
     def step(self):
@@ -251,9 +263,10 @@ class FMGibbsSolver(Solver):
                 v[:, f] = column
 
         sse = float(e @ e)
-        # alpha | rest ~ Gamma(alpha_0 + N / 2, rate beta_0 + SSE / 2).
+        # alpha | rest ~ Gamma((alpha_0 + N) / 2, rate (beta_0 + SSE) / 2), in
+        # libFM's parametrization, as for the group precisions.
         prior = self.params.prior
-        shape = prior.shape + n / 2
-        rate = prior.rate + sse / 2
+        shape = (prior.shape + n) / 2
+        rate = (prior.rate + sse) / 2
         self.noise_precision = float(gen.gamma(shape, 1.0 / rate))
         return sse
