@@ -43,6 +43,19 @@ cimport numpy as cnp
 cnp.import_array()
 
 
+# The sums of one block row, side by side: a feature's draw touches all of
+# them for each of its rows, so one cache line per row rather than seven.
+cdef struct RowSums:
+    double q  # the block row's part Q_b of its ratings' sums
+    double q0  # Q_b before the call's draws
+    double count  # c_b, the row's number of ratings
+    double s1  # sum R_n
+    double s2  # sum R_n^2
+    double e0  # sum e_n
+    double e1  # sum e_n R_n
+    double dd  # the change of sum_j v_jf^2 x_bj^2
+
+
 cdef void _block_sums(
     const cnp.int64_t[::1] row_ptr,
     const cnp.int32_t[::1] row_cols,
@@ -158,16 +171,10 @@ def draw_block(
             col_ptr, col_rows, col_vals, groups, theta, linear, prior_mean,
             prior_precision, noise_precision, noise, q, e,
         )
-    cdef double* buffer = <double*> malloc(7 * max(n_rows, 1) * sizeof(double))
-    if buffer == NULL:
+    cdef RowSums* rs = <RowSums*> malloc(max(n_rows, 1) * sizeof(RowSums))
+    if rs == NULL:
         raise MemoryError("no memory for the factorization machine's block sums")
-    cdef double* Q = buffer
-    cdef double* Q0 = buffer + n_rows
-    cdef double* S1 = buffer + 2 * n_rows
-    cdef double* S2 = buffer + 3 * n_rows
-    cdef double* E0 = buffer + 4 * n_rows
-    cdef double* E1 = buffer + 5 * n_rows
-    cdef double* DD = buffer + 6 * n_rows
+    cdef RowSums* row
     try:
         with nogil:
             # The block rows' sums and the ratings' sufficient statistics.
@@ -175,9 +182,6 @@ def draw_block(
                 g = 0.0
                 for t in range(row_ptr[b], row_ptr[b + 1]):
                     g = g + theta[row_cols[t]] * row_vals[t]
-                Q[b] = g
-                Q0[b] = g
-                DD[b] = 0.0
                 s1 = 0.0
                 s2 = 0.0
                 e0 = 0.0
@@ -190,10 +194,14 @@ def draw_block(
                         s1 = s1 + r
                         s2 = s2 + r * r
                         e1 = e1 + e[n] * r
-                S1[b] = s1
-                S2[b] = s2
-                E0[b] = e0
-                E1[b] = e1
+                rs[b].q = g
+                rs[b].q0 = g
+                rs[b].count = <double> (indptr[b + 1] - indptr[b])
+                rs[b].s1 = s1
+                rs[b].s2 = s2
+                rs[b].e0 = e0
+                rs[b].e1 = e1
+                rs[b].dd = 0.0
 
             # The draws, one feature after the other.
             for j in range(n_features):
@@ -201,16 +209,17 @@ def draw_block(
                 lam = prior_precision[groups[j]]
                 num = lam * prior_mean[groups[j]]
                 for t in range(col_ptr[j], col_ptr[j + 1]):
-                    b = col_rows[t]
+                    row = &rs[col_rows[t]]
                     x = col_vals[t]
-                    c = <double> (indptr[b + 1] - indptr[b])
                     if linear:
-                        hh = x * x * c
-                        eh = x * E0[b]
+                        hh = x * x * row.count
+                        eh = x * row.e0
                     else:
-                        g = Q[b] - old * x
-                        hh = x * x * (c * g * g + 2.0 * g * S1[b] + S2[b])
-                        eh = x * (g * E0[b] + E1[b])
+                        g = row.q - old * x
+                        hh = x * x * (
+                            row.count * g * g + 2.0 * g * row.s1 + row.s2
+                        )
+                        eh = x * (g * row.e0 + row.e1)
                     lam = lam + noise_precision * hh
                     num = num + noise_precision * (eh + old * hh)
                 new = num / lam + noise[j] / sqrt(lam)
@@ -218,35 +227,35 @@ def draw_block(
                 changed = changed + delta * delta
                 theta[j] = new
                 for t in range(col_ptr[j], col_ptr[j + 1]):
-                    b = col_rows[t]
+                    row = &rs[col_rows[t]]
                     x = col_vals[t]
-                    c = <double> (indptr[b + 1] - indptr[b])
                     if linear:
-                        E0[b] -= delta * x * c
+                        row.e0 = row.e0 - delta * x * row.count
                     else:
-                        g = Q[b] - old * x
-                        E0[b] -= delta * x * (c * g + S1[b])
-                        E1[b] -= delta * x * (g * S1[b] + S2[b])
-                        DD[b] += (new * new - old * old) * x * x
-                    Q[b] += delta * x
+                        g = row.q - old * x
+                        row.e0 = row.e0 - delta * x * (row.count * g + row.s1)
+                        row.e1 = row.e1 - delta * x * (g * row.s1 + row.s2)
+                        row.dd = row.dd + (new * new - old * old) * x * x
+                    row.q = row.q + delta * x
 
             # The ratings' residuals and sums, from the block rows' changes.
             for b in prange(n_rows, num_threads=n_threads, schedule="static"):
-                dq = Q[b] - Q0[b]
+                dq = rs[b].q - rs[b].q0
                 if linear:
                     dp = dq
                 else:
-                    dp = 0.5 * (Q[b] * Q[b] - Q0[b] * Q0[b]) - 0.5 * DD[b]
+                    dp = 0.5 * (rs[b].q * rs[b].q - rs[b].q0 * rs[b].q0)
+                    dp = dp - 0.5 * rs[b].dd
                 for t in range(indptr[b], indptr[b + 1]):
                     n = order[t]
                     if linear:
                         e[n] = e[n] - dp
                     else:
-                        r = q[n] - Q0[b]
+                        r = q[n] - rs[b].q0
                         e[n] = e[n] - dp - dq * r
                         q[n] = q[n] + dq
     finally:
-        free(buffer)
+        free(rs)
     return changed
 
 
