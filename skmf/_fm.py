@@ -288,8 +288,11 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
     noise_precision_ : float
         Average of the noise precision over the kept samples.
 
-    users_, items_ : ndarray
-        The raw user and item ids, sorted, in factor-row order.
+    users_ : ndarray of shape (n_users,)
+        The raw user ids, sorted, in factor-row order.
+
+    items_ : ndarray of shape (n_items,)
+        The raw item ids, sorted, in factor-row order.
 
     rating_range_ : tuple of float
         Smallest and largest training rating.
@@ -309,7 +312,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
     n_features_in_ : int
         Number of columns of X seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_columns,)
         Column names of X when it was a DataFrame with string column names.
 
     See Also
