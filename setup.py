@@ -73,6 +73,7 @@ KERNELS = (
     Kernel("_implicit_fast"),
     Kernel("_predict_fast"),
     Kernel("_group_fast"),
+    Kernel("_fm_fast"),
     Kernel("_openmp_helpers"),
 )
 

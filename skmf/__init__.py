@@ -1,6 +1,7 @@
 """Fast matrix factorization for ratings, as a scikit-learn estimator."""
 
 from ._bayes import BayesianMatrixFactorization
+from ._fm import BayesianFactorizationMachine
 from ._implicit import ImplicitMatrixFactorization
 from ._mf import MatrixFactorization
 from ._persistence import IncompatibleVersionError, load_model, save_model
@@ -9,6 +10,7 @@ from ._recommend import RecommenderMixin
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BayesianFactorizationMachine",
     "BayesianMatrixFactorization",
     "ImplicitMatrixFactorization",
     "IncompatibleVersionError",
