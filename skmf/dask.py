@@ -68,6 +68,8 @@ __all__ = ["DaskImplicitMatrixFactorization", "DaskMatrixFactorization"]
 _MIN_BLOCK_RATINGS = 100_000
 # Ratings per partition when an in-memory table is cut into partitions.
 _PARTITION_RATINGS = 1_000_000
+# The column that carries y beside X's two columns on the way to the workers.
+_Y_COLUMN = "__skmf_y_"
 # Futures merged by one task of a tree reduction.
 _FAN_IN = 8
 
@@ -76,8 +78,14 @@ _FAN_IN = 8
 # Tasks: module-level functions, so that workers import them by name.
 
 
-def _read_partition(X, y, partition, implicit):
-    """One partition's ids and values as arrays, checked as a local fit does."""
+def _read_partition(X, partition, implicit):
+    """One partition's ids and values as arrays, checked as a local fit does.
+
+    The values are its third column, if any.
+    """
+    y = None
+    if X.shape[1] == 3:
+        X, y = X.iloc[:, :2], X.iloc[:, 2]
     try:
         if X.shape[1] != 2:
             raise ValueError(
@@ -660,7 +668,7 @@ class _DaskFactorModel(BaseEstimator):
         trainer = self._trainer_class(**self._local_params())
         trainer._validate_params()
         trainer._checkpoint_interval = self.checkpoint_interval
-        parts, n_features = self._partitions(trainer, X, y)
+        parts = self._partitions(trainer, X, y)
         data = self._blocks(client, trainer, parts)
         del parts
         self._user_blocks, self._item_blocks = data.user_blocks, data.item_blocks
@@ -689,12 +697,9 @@ class _DaskFactorModel(BaseEstimator):
                 y = np.ones(len(pairs))
             else:
                 pairs, y = trainer._validate_pairs(X, y, reset=True)
-            frame = pd.DataFrame({"user": pairs.users, "item": pairs.items})
+            frame = pd.DataFrame({"user": pairs.users, "item": pairs.items, "y": y})
             n_parts = max(1, math.ceil(len(frame) / _PARTITION_RATINGS))
-            X = dd.from_pandas(frame, npartitions=n_parts, sort=False)
-            y = dd.from_pandas(pd.Series(y), npartitions=n_parts, sort=False)
-            if X.npartitions != y.npartitions:  # pragma: no cover - same cuts
-                raise AssertionError("from_pandas cut X and y differently")
+            return dd.from_pandas(frame, npartitions=n_parts, sort=False).to_delayed()
         else:
             if not isinstance(X, dd.DataFrame):
                 raise TypeError(
@@ -726,16 +731,25 @@ class _DaskFactorModel(BaseEstimator):
                     f"{type(self).__name__} requires y to be passed, but the "
                     "target y is None."
                 )
-        x_parts = X.to_delayed()
-        y_parts = [None] * len(x_parts) if y is None else y.to_delayed()
-        return list(zip(x_parts, y_parts, strict=True)), 2
+        if y is not None:
+            # One frame, so that the graph optimizer cuts X and y alike (it
+            # may fuse small partitions) and a file is read once for both.
+            names = [str(c) for c in X.columns]
+            try:
+                X = X.assign(**{_Y_COLUMN + "".join(names): y})
+            except (ValueError, NotImplementedError) as exc:
+                raise ValueError(
+                    f"X and y are not aligned ({exc}): take both from one "
+                    "DataFrame, e.g. ddf[['user', 'item']] and ddf['rating']."
+                ) from None
+        return X.to_delayed()
 
     def _blocks(self, client, trainer, parts):
         """Ids and blocks, computed on the workers; sets the id attributes."""
         implicit = self._implicit
         read = [
-            dask.delayed(_read_partition, pure=True)(xp, yp, i, implicit)
-            for i, (xp, yp) in enumerate(parts)
+            dask.delayed(_read_partition, pure=True)(part, i, implicit)
+            for i, part in enumerate(parts)
         ]
         raw = client.compute(read)
         summary = _tree_reduce(
