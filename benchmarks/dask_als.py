@@ -73,13 +73,17 @@ def _write_parquet(args, folder):
         )
 
 
-def _timed(cls, times):
+def _timed(cls, times, cpu, cpu_seconds=time.process_time):
+    """Record each step's wall time in ``times``, and in ``cpu`` the CPU
+    seconds that ``cpu_seconds()`` counts (the kernels' threads included)."""
     original = cls.step
 
     def step(self):
+        used = cpu_seconds()
         start = time.perf_counter()
         result = original(self)
         times.append(time.perf_counter() - start)
+        cpu.append(cpu_seconds() - used)
         return result
 
     cls.step = step
@@ -102,12 +106,13 @@ def run_local(args, folder):
     from skmf._mf import _SOLVERS
 
     frame = pd.read_parquet(folder)
-    times = []
-    _timed(_SOLVERS["als"], times)
+    times, cpu = [], []
+    _timed(_SOLVERS["als"], times, cpu)
     mf = MatrixFactorization(solver="als", n_jobs=args.threads, **_params(args))
     mf.fit(frame[["user", "item"]], frame["rating"])
     return {
         "sweep_s": times,
+        "sweep_cpu_s": cpu,
         "fit_s": mf.fit_time_,
         "final_loss": mf.loss_curve_[-1],
         "peak_rss_mb": _peak_rss_mb(),
@@ -126,8 +131,7 @@ def run_dask(args, folder):
 
     from skmf import dask as skmf_dask
 
-    times = []
-    _timed(skmf_dask._DaskALS, times)
+    times, cpu = [], []
     with (
         distributed.LocalCluster(
             n_workers=args.workers,
@@ -140,6 +144,12 @@ def run_dask(args, folder):
         # Fresh worker processes import skmf, pandas and pyarrow on their
         # first task: a cost of starting the cluster, not of the fit.
         client.run(_warm_up)
+
+        def cpu_seconds():
+            # Of the workers, where the kernels run, and of this process.
+            return sum(client.run(time.process_time).values()) + time.process_time()
+
+        _timed(skmf_dask._DaskALS, times, cpu, cpu_seconds)
         start = time.perf_counter()
         ddf = dd.read_parquet(folder)
         mf = skmf_dask.DaskMatrixFactorization(n_blocks=args.blocks, **_params(args))
@@ -151,6 +161,7 @@ def run_dask(args, folder):
         predict_s = time.perf_counter() - start
     return {
         "sweep_s": times,
+        "sweep_cpu_s": cpu,
         "fit_s": fit_s,
         "setup_s": fit_s - sum(times),
         "predict_all_s": predict_s,
@@ -246,6 +257,13 @@ def main():
         f"seconds per sweep: local ({args.threads} threads) {local_sweep:.2f}, "
         f"Dask ({args.workers} workers x 1 thread) {dask_sweep:.2f}: "
         f"{dask_sweep / local_sweep:.2f}x the local time"
+    )
+    local_cpu = _median_after_first(local["sweep_cpu_s"])
+    dask_cpu = _median_after_first(dist["sweep_cpu_s"])
+    print(
+        f"CPU seconds per sweep (the machine's other load left out): local "
+        f"{local_cpu:.2f}, Dask workers and client {dask_cpu:.2f}: "
+        f"{dask_cpu / local_cpu:.2f}x"
     )
     print(
         f"Dask setup (read Parquet, ids, blocks) {dist['setup_s']:.1f} s; peak RSS: "

@@ -804,6 +804,10 @@ class _DaskFactorModel(BaseEstimator):
             )
             for part in raw
         ]
+        # From here on the tasks hold what they need: a result that no task
+        # and no future wants any more is freed on its worker at once (and
+        # stays recomputable from its task while a block depends on it).
+        del raw, summary, users, items
         confidence = trainer._confidence if implicit else None
         workers = sorted(client.scheduler_info()["workers"])
         blocks = []
@@ -831,11 +835,11 @@ class _DaskFactorModel(BaseEstimator):
                     )  # fmt: skip
                 )
             blocks.append(side_blocks)
+        del encoded, pieces
         stats = [
             client.gather([client.submit(_block_stats, b) for b in side])
             for side in blocks
         ]
-        del raw, encoded, summary, users, items
         per_row = [np.concatenate([s[0] for s in side]) for side in stats]
         value_sum = math.fsum(s[1] for s in stats[0])
         squares = math.fsum(s[2] for s in stats[0])
