@@ -648,9 +648,12 @@ class _DaskFactorModel(BaseEstimator):
         if "_user_blocks" in self.__dict__:
             # A pickle must not depend on the cluster: it keeps the seen pairs
             # (as a local model does) and no future.
-            self._gather_seen()
+            try:
+                self._gather_seen()
+            except Exception:  # the cluster is gone: to_local() will say so
+                pass
         state = super().__getstate__()
-        for key in ("_client", "_user_blocks", "_item_blocks", "_blocks_client"):
+        for key in ("_client", "_user_blocks", "_blocks_client"):
             state.pop(key, None)
         return state
 
@@ -671,9 +674,8 @@ class _DaskFactorModel(BaseEstimator):
         parts = self._partitions(trainer, X, y)
         data = self._blocks(client, trainer, parts)
         del parts
-        self._user_blocks, self._item_blocks = data.user_blocks, data.item_blocks
-        self._blocks_client = client
-        self.__dict__.pop("_seen", None)
+        for name in ("_seen", "_user_blocks", "_blocks_client"):
+            self.__dict__.pop(name, None)
         rng = check_random_state(self.random_state)
         trainer._fit_pairs(data, None, None, rng)
         self._trainer = trainer
@@ -681,6 +683,9 @@ class _DaskFactorModel(BaseEstimator):
             if name.endswith("_") and not name.startswith("_"):
                 setattr(self, name, value)
         self.n_blocks_ = (len(data.user_blocks), len(data.item_blocks))
+        # The user blocks hold the training pairs that to_local() gathers;
+        # the item blocks are freed with ``data``.
+        self._user_blocks, self._blocks_client = data.user_blocks, client
         return self
 
     def _partitions(self, trainer, X, y):
@@ -888,6 +893,8 @@ class _DaskFactorModel(BaseEstimator):
         ).astype(np.int64)
         items = np.concatenate([p[1] for p in parts])
         self._seen = seen_matrix(indptr, items, len(self.items_))
+        # Gathered once: the blocks are no longer needed on the workers.
+        del self._user_blocks, self._blocks_client
         return self._seen
 
     def _local_model(self, with_seen):
