@@ -26,6 +26,7 @@ does, so a distributed fit equals the local one with the same seed.
 """
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral
@@ -419,7 +420,7 @@ class _DaskHalfSweeps(Solver):
             )
 
     def _submit(self, func, blocks, own, fixed, bounds, side, compute_loss, *extra):
-        return [
+        futures = [
             self.client.submit(
                 func,
                 block,
@@ -431,17 +432,15 @@ class _DaskHalfSweeps(Solver):
                 int(bounds[b]),
                 compute_loss,
                 pure=False,
-            )  # fmt: skip
+            )
             for b, block in enumerate(blocks)
         ]
+        self._submitted += futures
+        return futures
 
     def _gather(self, futures, factors, bias):
         """Block results into the client's arrays; returns the rows' losses."""
-        try:
-            results = self.client.gather(futures)
-        except BaseException:
-            self.client.cancel(futures)
-            raise
+        results = self.client.gather(futures)
         start = 0
         for rows, row_bias, _ in results:
             stop = start + rows.shape[0]
@@ -459,9 +458,18 @@ class _DaskHalfSweeps(Solver):
         return float(np.cumsum(row_loss)[-1]) if row_loss.size else 0.0
 
     def step(self):
+        held = self.users, self.items
+        self._submitted = []
         if self.users is None or self.n_sweeps % self.checkpoint_interval == 0:
             self.users, self.items = self._root()
-        users, items, loss = self._sweep()
+        try:
+            users, items, loss = self._sweep()
+        except BaseException:
+            # A kernel's failure, Ctrl-C or a lost cluster: nothing of this
+            # sweep is wanted any more.
+            self.client.cancel(self._submitted)
+            self.users, self.items = held
+            raise
         self.users, self.items = users, items
         self.n_sweeps += 1
         return loss
@@ -522,23 +530,6 @@ class _DaskImplicitALS(_DaskHalfSweeps):
             "ij,ij->", user_rows @ self._item_gram, user_rows, dtype=np.float64
         )
         return users, items, float(every + self._sum_in_order(row_loss))
-
-    def _submit(self, func, blocks, own, fixed, bounds, side, compute_loss, gram):
-        return [
-            self.client.submit(
-                func,
-                block,
-                own[b],
-                fixed,
-                gram,
-                self.params,
-                side,
-                int(bounds[b]),
-                compute_loss,
-                pure=False,
-            )  # fmt: skip
-            for b, block in enumerate(blocks)
-        ]
 
 
 # ----------------------------------------------------------------------
@@ -667,6 +658,7 @@ class _DaskFactorModel(BaseEstimator):
         }  # fmt: skip
 
     def _fit(self, X, y):
+        start = time.perf_counter()
         client = _resolve_client(self.client)
         trainer = self._trainer_class(**self._local_params())
         trainer._validate_params()
@@ -678,6 +670,9 @@ class _DaskFactorModel(BaseEstimator):
             self.__dict__.pop(name, None)
         rng = check_random_state(self.random_state)
         trainer._fit_pairs(data, None, None, rng)
+        # As for a local fit, from the input to the fitted model: reading and
+        # cutting the data into blocks included.
+        trainer.fit_time_ = time.perf_counter() - start
         self._trainer = trainer
         for name, value in vars(trainer).items():
             if name.endswith("_") and not name.startswith("_"):
@@ -1027,9 +1022,42 @@ class DaskMatrixFactorization(RegressorMixin, _DaskFactorModel):
 
     Attributes
     ----------
-    user_factors_, item_factors_, user_bias_, item_bias_, intercept_, users_, \
-items_, rating_range_, item_popularity_, n_iter_, loss_curve_, fit_time_, \
-n_features_in_ : as in :class:`~skmf.MatrixFactorization`
+    user_factors_ : ndarray of shape (n_users, n_components)
+        Factor vector of each user, in the order of ``users_``.
+
+    item_factors_ : ndarray of shape (n_items, n_components)
+        Factor vector of each item, in the order of ``items_``.
+
+    user_bias_ : ndarray of shape (n_users,)
+        Bias of each user.
+
+    item_bias_ : ndarray of shape (n_items,)
+        Bias of each item.
+
+    intercept_ : float
+        The mean of the training ratings.
+
+    users_ : ndarray of shape (n_users,)
+        The raw user ids, sorted, in factor-row order.
+
+    items_ : ndarray of shape (n_items,)
+        The raw item ids, sorted, in factor-row order.
+
+    rating_range_ : tuple of float
+        Smallest and largest training rating.
+
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training ratings of each item.
+
+    n_iter_ : int
+        Number of sweeps run.
+
+    loss_curve_ : list of float
+        Training objective after each sweep, as in
+        :class:`~skmf.MatrixFactorization`.
+
+    fit_time_ : float
+        Seconds the last fit took, reading and cutting the data included.
 
     n_blocks_ : tuple of int
         The numbers of user blocks and of item blocks of the fit.
@@ -1232,9 +1260,29 @@ class DaskImplicitMatrixFactorization(_DaskFactorModel):
 
     Attributes
     ----------
-    user_factors_, item_factors_, users_, items_, item_popularity_, n_iter_, \
-loss_curve_, fit_time_, n_features_in_ : as in \
-:class:`~skmf.ImplicitMatrixFactorization`
+    user_factors_ : ndarray of shape (n_users, n_components)
+        Factor vector of each user, in the order of ``users_``.
+
+    item_factors_ : ndarray of shape (n_items, n_components)
+        Factor vector of each item, in the order of ``items_``.
+
+    users_ : ndarray of shape (n_users,)
+        The raw user ids, sorted, in factor-row order.
+
+    items_ : ndarray of shape (n_items,)
+        The raw item ids, sorted, in factor-row order.
+
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training users of each item.
+
+    n_iter_ : int
+        Number of sweeps run.
+
+    loss_curve_ : list of float
+        The objective after each sweep, divided by the number of cells.
+
+    fit_time_ : float
+        Seconds the last fit took, reading and cutting the data included.
 
     n_blocks_ : tuple of int
         The numbers of user blocks and of item blocks of the fit.

@@ -361,3 +361,29 @@ def test_fit_survives_killed_workers():
     for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
         np.testing.assert_array_equal(getattr(model, name), getattr(reference, name))
     assert model.loss_curve_ == reference.loss_curve_
+
+
+def test_interrupted_fit_cancels_its_tasks(client, ratings, monkeypatch):
+    from skmf import dask as skmf_dask
+
+    frame, y = ratings
+    original = skmf_dask._DaskHalfSweeps._gather
+    interrupted = []
+
+    def gather(solver, futures, factors, bias):
+        if solver.n_sweeps == 1:
+            interrupted.extend(solver._submitted)
+            raise KeyboardInterrupt
+        return original(solver, futures, factors, bias)
+
+    monkeypatch.setattr(skmf_dask._DaskHalfSweeps, "_gather", gather)
+    model = DaskMatrixFactorization(n_components=3, max_iter=3, n_blocks=2)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(frame, y)
+    # The second sweep's four tasks (two blocks a side) are cancelled.
+    assert len(interrupted) == 4
+    assert all(future.cancelled() for future in interrupted)
+    monkeypatch.undo()
+    assert (
+        DaskMatrixFactorization(n_components=3, max_iter=1).fit(frame, y).n_iter_ == 1
+    )
