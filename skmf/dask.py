@@ -539,7 +539,6 @@ class _DaskImplicitALS(_DaskHalfSweeps):
 class _BlockedTraining:
     """Hooks shared by the two trainers; the loop is the local model's."""
 
-    _n_blocks = None
     _checkpoint_interval = 1
 
     def _encode_ratings(self, pairs, y, sample_weight):
