@@ -112,13 +112,15 @@ def test_docs_build_without_warnings(site):
 
 @needs_docs
 def test_api_page_links_every_public_name(site):
+    import skmf.dask
     import skmf.datasets
     import skmf.metrics
     import skmf.model_selection
     import skmf.plot
 
     api = (site / "api.html").read_text()
-    for module in (skmf, skmf.datasets, skmf.metrics, skmf.model_selection, skmf.plot):
+    modules = (skmf, skmf.dask, skmf.datasets, skmf.metrics, skmf.model_selection)
+    for module in (*modules, skmf.plot):
         for name in module.__all__:
             if name != "__version__":
                 page = f"generated/{module.__name__}.{name}.html"
