@@ -38,6 +38,19 @@ class _Confidence:
             return 1 + self.scale * np.log1p(counts / self.epsilon)
         return 1 + self.scale * counts
 
+    def in_dtype(self, counts, dtype):
+        """The confidences in the model's dtype, or an error if they overflow it."""
+        with np.errstate(over="ignore"):
+            confidence = self(counts).astype(dtype)
+        if not np.all(np.isfinite(confidence)):
+            raise ValueError(
+                f"The confidences overflow {np.dtype(dtype).name}: the largest "
+                f"count is {counts.max():.3g} and confidence_scale is "
+                f"{self.scale:g}. Use confidence='log', a smaller "
+                "confidence_scale, or dtype='float64'."
+            )
+        return confidence
+
 
 def _check_counts(y):
     """y as float64 counts, or an error for a negative or infinite one."""
@@ -313,14 +326,7 @@ class ImplicitMatrixFactorization(_BaseFactorModel):
                 "y has no positive value: with every count 0 no pair is observed "
                 "and there is nothing to learn."
             )
-        confidence = self._confidence(counts.data).astype(self._dtype)
-        if not np.all(np.isfinite(confidence)):
-            raise ValueError(
-                f"The confidences overflow {np.dtype(self._dtype).name}: the "
-                f"largest count is {counts.data.max():.3g} and confidence_scale "
-                f"is {self.confidence_scale:g}. Use confidence='log', a smaller "
-                "confidence_scale, or dtype='float64'."
-            )
+        confidence = self._confidence.in_dtype(counts.data, self._dtype)
         indptr = counts.indptr.astype(np.int64)
         return Ratings(
             users=np.repeat(np.arange(shape[0], dtype=np.int32), np.diff(indptr)),

@@ -236,14 +236,7 @@ def _build_block(side, start, stop, n_cols, dtype, confidence, *pieces):
     counts = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_cols))
     counts.sum_duplicates()
     counts.eliminate_zeros()
-    conf = confidence(counts.data).astype(dtype)
-    if not np.all(np.isfinite(conf)):
-        raise ValueError(
-            f"The confidences overflow {np.dtype(dtype).name}: the largest count "
-            f"is {counts.data.max():.3g} and confidence_scale is "
-            f"{confidence.scale:g}. Use confidence='log', a smaller "
-            "confidence_scale, or dtype='float64'."
-        )
+    conf = confidence.in_dtype(counts.data, dtype)
     return counts.indptr.astype(np.int64), counts.indices.astype(np.int32), conf
 
 

@@ -54,8 +54,8 @@ def _check_missing(frame, positions, names, name, header):
             )
 
 
-def _read_parquet(data, name, specs):
-    frame, names, positions = rf._parquet_columns(io.BytesIO(data), name, specs, "ids")
+def _read_parquet(parquet, name, specs):
+    frame, names, positions = rf._parquet_columns(parquet, name, specs, "ids")
     _check_missing(frame, positions, names, name, 0)
     return {
         role: frame[j].astype(str).to_numpy(dtype=object)
@@ -64,36 +64,9 @@ def _read_parquet(data, name, specs):
 
 
 def _read(raw, name, specs, sep, header, codec):
-    try:
-        magic = rf._read_exactly(raw, 6)
-    except OSError as exc:
-        raise ValueError(f"cannot read {name}: {exc}") from None
-    if magic.startswith(rf._PARQUET_MAGIC) or (
-        not magic and Path(name).suffix.lower() in _PARQUET_SUFFIXES
-    ):
-        return _read_parquet(magic + raw.read(), name, specs)
-    source = rf._Prefixed(magic, raw)
-    for start, opener in rf._MAGIC.items():
-        if magic.startswith(start):
-            source = opener(fileobj=io.BufferedReader(source))
-            break
-    stream = rf._Stream(source, name)
-    try:
-        head = stream.head(rf._SNIFF_LINES)
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read {name}: {exc}") from None
-    complete = len(head) == 0 or head.endswith(b"\n") or head.count(b"\n") == 0
-    try:
-        text = head.decode(codec)
-    except UnicodeDecodeError as exc:
-        if not complete and exc.end >= len(head) - 4:
-            text = head[: exc.start].decode(codec)
-        else:
-            raise rf._decode_error(name, codec, exc) from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not complete and lines:
-        lines = lines[:-1]
-    lines = lines[: rf._SNIFF_LINES]
+    parquet, stream, lines = rf._sniff(raw, name, codec)
+    if parquet is not None:
+        return _read_parquet(parquet, name, specs)
     if not lines:
         raise ValueError(f"{name} is empty: there are no ids to read.")
 

@@ -531,7 +531,16 @@ def read_ratings(
             raw.close()
 
 
-def _read(raw, name, regular, specs, sep, header, codec):
+def _sniff(raw, name, codec):
+    """Read the start of an input once: Parquet, or a text stream and its lines.
+
+    Returns ``(parquet, stream, lines)``. For a Parquet input ``parquet`` is
+    an in-memory file of it (Parquet keeps its index at the end, so it needs
+    the whole file) and the others are None. Otherwise ``parquet`` is None,
+    ``stream`` replays the bytes read so far (compression undone) and
+    ``lines`` are its first non-blank lines, decoded strictly. The command
+    line's readers of id files share it.
+    """
     try:
         magic = _read_exactly(raw, 6)
     except OSError as exc:
@@ -539,8 +548,7 @@ def _read(raw, name, regular, specs, sep, header, codec):
     if magic.startswith(_PARQUET_MAGIC) or (
         not magic and Path(name).suffix.lower() in _PARQUET_SUFFIXES
     ):
-        # Parquet keeps its index at the end: it needs the whole file.
-        return _read_parquet(io.BytesIO(magic + raw.read()), name, specs)
+        return io.BytesIO(magic + raw.read()), None, None
     source = _Prefixed(magic, raw)
     for start, opener in _MAGIC.items():
         if magic.startswith(start):
@@ -563,7 +571,13 @@ def _read(raw, name, regular, specs, sep, header, codec):
     lines = [line for line in text.splitlines() if line.strip()]
     if not complete and lines:
         lines = lines[:-1]  # the last one may be cut
-    lines = lines[:_SNIFF_LINES]
+    return None, stream, lines[:_SNIFF_LINES]
+
+
+def _read(raw, name, regular, specs, sep, header, codec):
+    parquet, stream, lines = _sniff(raw, name, codec)
+    if parquet is not None:
+        return _read_parquet(parquet, name, specs)
     if not lines:
         raise ValueError(f"{name} is empty: there are no ratings to read.")
 
