@@ -52,6 +52,9 @@ class _ColumnCoder:
     unknown at predict time contributes nothing.
     """
 
+    # What skmf's model files store of a coder (see skmf._persistence).
+    _record_fields = ("name", "sep", "numeric", "mean", "scale", "categories")
+
     def __init__(self, name, sep):
         self.name = name
         self.sep = sep

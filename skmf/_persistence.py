@@ -91,6 +91,7 @@ class VersionedStateMixin:
 
 # The estimators a model file may hold, by their public name in ``skmf``.
 TRUSTED_ESTIMATORS = (
+    "BayesianFactorizationMachine",
     "BayesianMatrixFactorization",
     "ImplicitMatrixFactorization",
     "MatrixFactorization",
@@ -103,8 +104,15 @@ TRUSTED_DATACLASSES = (
     "skmf._solvers.gibbs.GibbsParams",
     "skmf._solvers.gibbs.HyperPrior",
     "skmf._solvers.implicit_als.ImplicitALSParams",
+    "skmf._solvers.fm_gibbs.FMGibbsParams",
+    "skmf._solvers.fm_gibbs.FMPrior",
     "skmf._implicit._Confidence",
 )
+# Plain classes an estimator may hold (e.g. the coders of a factorization
+# machine's attribute columns), by dotted name. Each declares the attributes
+# it is made of in ``_record_fields``; loading sets those attributes on an
+# object made without calling any of the class's code.
+TRUSTED_RECORDS = ("skmf._fm._ColumnCoder",)
 # The layout of the file, raised when it changes.
 FILE_FORMAT = 1
 _MAGIC = "skmf model"
@@ -196,6 +204,9 @@ class _Writer:
                     for field in dataclasses.fields(value)
                 }
                 return {"dataclass": [name, fields]}
+        name = f"{type(value).__module__}.{type(value).__qualname__}"
+        if name in TRUSTED_RECORDS:
+            return {"record": [name, self.record(value, where)]}
         kind = f"{type(value).__module__}.{type(value).__qualname__}"
         raise self.refuse(where, f"a {kind}")
 
@@ -211,6 +222,17 @@ class _Writer:
                 [self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
                 for k, v in value.items()
             ]
+        }
+
+    def record(self, value, where):
+        fields = type(value)._record_fields
+        extra = sorted(set(vars(value)) - set(fields))
+        if extra:
+            raise self.refuse(f"{where}.{extra[0]}", "not one of its record's fields")
+        return {
+            field: self.encode(getattr(value, field), f"{where}.{field}")
+            for field in fields
+            if field in vars(value)
         }
 
     @staticmethod
@@ -299,6 +321,9 @@ class _Reader:
         if tag == "dataclass":
             name, fields = body
             return self.dataclass(name, fields)
+        if tag == "record":
+            name, fields = body
+            return self.record(name, fields)
         raise self.fail(f"unknown value type {tag!r}")
 
     def dtype(self, text):
@@ -322,6 +347,19 @@ class _Reader:
         record = object.__new__(cls)
         for field, value in fields.items():
             object.__setattr__(record, field, self.decode(value))
+        return record
+
+
+    def record(self, name, fields):
+        if name not in TRUSTED_RECORDS:
+            raise self.fail(f"{name!r} is not one of skmf's records")
+        module, _, qualname = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), qualname)
+        if not isinstance(fields, dict) or not set(fields) <= set(cls._record_fields):
+            raise self.fail(f"the fields of {name} are not among {cls._record_fields}")
+        record = object.__new__(cls)
+        for field, value in fields.items():
+            record.__dict__[field] = self.decode(value)
         return record
 
 
@@ -444,8 +482,9 @@ def save_model(model, path):
     Parameters
     ----------
     model : estimator
-        A fitted MatrixFactorization, BayesianMatrixFactorization or
-        ImplicitMatrixFactorization.
+        A fitted skmf estimator: MatrixFactorization,
+        BayesianMatrixFactorization, ImplicitMatrixFactorization or a
+        factorization machine.
     path : str or path-like
         The file to write (``.skmf`` by convention). An existing regular file
         is replaced and keeps its permissions; a directory, FIFO or device is
