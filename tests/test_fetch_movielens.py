@@ -50,7 +50,15 @@ def _100k_files():
         "u.data": ratings.encode(),
         "u.item": items.encode("latin-1"),
         "u.genre": genres.encode(),
+        "u.user": "".join(f"{u}|{a}|{g}|{o}|{z}\n" for u, a, g, o, z in USERS).encode(),
     }
+
+
+# Users of the 100k fixture (its format), and of 1M's users.dat: gender, age
+# bracket, occupation code, zip.
+USERS = [(22, 25, "M", "writer", "40206"), (186, 39, "F", "executive", "00000"),
+         (196, 49, "M", "writer", "55105")]  # fmt: skip
+USERS_1M = "1::F::1::10::48067\n2::M::56::16::70072\n"
 
 
 def _dat_files(key, encoding):
@@ -58,7 +66,10 @@ def _dat_files(key, encoding):
     movies = "".join(
         f"{item}::{title}::Comedy|Drama\n" for item, title in TITLES[key].items()
     )
-    return {"ratings.dat": ratings.encode(), "movies.dat": movies.encode(encoding)}
+    files = {"ratings.dat": ratings.encode(), "movies.dat": movies.encode(encoding)}
+    if key == "1m":
+        files["users.dat"] = USERS_1M.encode()
+    return files
 
 
 def _csv_files():
@@ -220,6 +231,38 @@ def test_genres_of_each_format(tmp_path, no_network):
     assert set(fetch_movielens("25m", data_home=tmp_path).movies["genres"]) == {
         "(no genres listed)"
     }
+
+
+def test_side_tables_of_users_and_movie_years(tmp_path, no_network):
+    for variant in RELEASES:
+        put_archive(tmp_path, variant)
+    bunch = fetch_movielens("100k", data_home=tmp_path)
+    expected = pd.DataFrame(
+        USERS, columns=["user", "age", "gender", "occupation", "zip"]
+    ).set_index("user")
+    pd.testing.assert_frame_equal(bunch.users, expected, check_dtype=False)
+    assert bunch.users["age"].dtype == "int64"
+    # The zip code stays text: "00000" is not the number 0.
+    assert bunch.users.loc[186, "zip"] == "00000"
+    assert bunch.movies["year"].tolist() == [1995, 1995, 1995]
+    assert str(bunch.movies["year"].dtype) == "Int64"
+
+    bunch = fetch_movielens("1m", data_home=tmp_path)
+    assert bunch.users.loc[1].tolist() == [1, "F", "K-12 student", "48067"]
+    assert bunch.users.loc[2, "occupation"] == "self-employed"
+    assert bunch.users.loc[2, "age"] == 56
+    years = bunch.movies["year"]
+    assert years.loc[1] == 1995 and years.loc[661] == 1995
+    assert years.isna().loc[1193]  # "One: Two" gives no year
+    for variant in ("10m", "latest-small"):
+        assert fetch_movielens(variant, data_home=tmp_path).users is None
+
+
+def test_a_damaged_users_file_names_the_file(tmp_path, no_network):
+    folder = put_folder(tmp_path, "100k")
+    (folder / "u.user").write_bytes(b"1|24|M|technician\n")
+    with pytest.raises(ValueError, match=r"u\.user.*not a MovieLens users file"):
+        fetch_movielens("100k", data_home=tmp_path)
 
 
 def test_10m_folder_may_also_be_named_ml_10m(tmp_path, no_network):
@@ -464,6 +507,13 @@ def test_real_movielens_100k(ml100k_dir, no_network):
     assert set(frame["rating"]) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert bunch.movies.shape[0] == 1682
     assert bunch.movies.loc[50, "title"] == "Star Wars (1977)"
+    assert bunch.movies.loc[50, "year"] == 1977
+    assert bunch.movies["year"].isna().sum() == 1  # "unknown", item 267
+    users = bunch.users
+    assert users.shape == (943, 4) and users.index.name == "user"
+    assert users.loc[1].tolist() == [24, "M", "technician", "85711"]
+    assert set(users["gender"]) == {"F", "M"}
+    assert users["occupation"].nunique() == 21
 
 
 # A real HTTP server on 127.0.0.1: the download's deadline and size bound.

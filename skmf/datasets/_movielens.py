@@ -51,6 +51,7 @@ class _Release:
     format: str  # "100k" (tab and "|"), "dat" ("::") or "csv" (with header)
     encoding: str  # of the titles
     summary: str
+    users: str = None  # member holding the users' demographics, if any
 
     @property
     def url(self):
@@ -73,6 +74,7 @@ _RELEASES = {
         movies="u.item",
         format="100k",
         encoding="latin-1",
+        users="u.user",
         summary="MovieLens 100K (released 1998): 100,000 ratings from 1 to 5 "
         "stars by 943 users of 1,682 movies, September 1997 to April 1998. "
         "Archive: 4.9 MB.",
@@ -86,6 +88,7 @@ _RELEASES = {
         movies="movies.dat",
         format="dat",
         encoding="latin-1",
+        users="users.dat",
         summary="MovieLens 1M (released 2003): 1,000,209 ratings from 1 to 5 "
         "stars by 6,040 users of about 3,900 movies. Archive: 5.9 MB.",
     ),
@@ -289,9 +292,10 @@ def _read_movies(source, release):
                 reversed(line.rsplit("|", 1)) for line in genre_lines if line.strip()
             )
             names = [genres[str(j)] for j in range(len(genres))]
-            rows = []
+            rows, release_dates = [], []
             for line in filter(None, lines):
                 fields = line.split("|")
+                release_dates.append(fields[2])
                 flags = fields[-len(names) :]
                 rows.append(
                     (
@@ -312,7 +316,55 @@ def _read_movies(source, release):
                 title, genres = rest.rsplit("::", 1)
                 rows.append((int(item), title, genres))
         movies = pd.DataFrame(rows, columns=["item", "title", "genres"])
+    movies["year"] = _years(movies["title"])
+    if release.format == "100k":
+        # Its release dates ("01-Jan-1995") are more complete than its titles.
+        dates = pd.Series(release_dates, index=movies.index)
+        movies["year"] = _years(dates, r"(\d{4})$").fillna(movies["year"])
     return movies.set_index("item").sort_index()
+
+
+def _years(text, pattern=r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$"):
+    """The four-digit year at the end of each string, or <NA>."""
+    return pd.to_numeric(text.str.extract(pattern, expand=False)).astype("Int64")
+
+
+# The occupations of MovieLens 1M's users.dat, by code (from its README).
+_OCCUPATIONS_1M = (
+    "other", "academic/educator", "artist", "clerical/admin",
+    "college/grad student", "customer service", "doctor/health care",
+    "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer",
+    "programmer", "retired", "sales/marketing", "scientist", "self-employed",
+    "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)  # fmt: skip
+
+
+def _read_users(source, release):
+    """Age, gender, occupation and zip code of each user, indexed by user."""
+    if release.users is None:
+        return None
+    text = _decode(source.read(release.users), release.encoding)
+    sep = "|" if release.format == "100k" else "::"
+    rows = [line.split(sep) for line in text.splitlines() if line.strip()]
+    if release.format == "100k":  # id|age|gender|occupation|zip
+        columns = ["user", "age", "gender", "occupation", "zip"]
+    else:  # id::gender::age::occupation::zip, age and occupation as codes
+        columns = ["user", "gender", "age", "occupation", "zip"]
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError(
+            f"{release.users} in {source.path} does not have the {len(columns)} "
+            f"fields {columns} on every line: it is not a MovieLens users file."
+        )
+    users = pd.DataFrame(rows, columns=columns)
+    try:
+        users[["user", "age"]] = users[["user", "age"]].astype("int64")
+        if release.format != "100k":
+            codes = users["occupation"].astype("int64")
+            users["occupation"] = [_OCCUPATIONS_1M[code] for code in codes]
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"Cannot parse {release.users} in {source.path}: {exc}") from exc
+    users = users[["user", "age", "gender", "occupation", "zip"]]
+    return users.set_index("user").sort_index()
 
 
 def _describe(release, source):
@@ -321,8 +373,14 @@ def _describe(release, source):
         release.summary,
         "frame: one row per rating, with the columns user (user id), item "
         "(movie id), rating (float) and timestamp (seconds since 1970-01-01 "
-        "UTC). movies: the title and genres ('|'-separated) of each movie, "
-        "indexed by movie id.",
+        "UTC). movies: the title, genres ('|'-separated) and release year of "
+        "each movie, indexed by movie id."
+        + (
+            " users: the age, gender, occupation and zip code of each user, "
+            "indexed by user id."
+            if release.users
+            else ""
+        ),
         f"Read from {source}. Source: {release.url} (SHA-256 {release.sha256}).",
         _LICENSE,
     ]
@@ -428,8 +486,15 @@ def fetch_movielens(
             Columns ``user``, ``item``, ``rating``, ``timestamp``, in the
             archive's order. None when ``as_frame=False``.
         movies : DataFrame
-            ``title`` and ``genres`` ("|"-separated names) of every movie of
-            the release, indexed by movie id (``item``).
+            ``title``, ``genres`` ("|"-separated names) and ``year`` (Int64,
+            the release year; <NA> where the archive gives none) of every
+            movie of the release, indexed by movie id (``item``).
+        users : DataFrame or None
+            ``age``, ``gender``, ``occupation`` and ``zip`` of every user,
+            indexed by user id (``user``), for the releases that have them
+            (100k and 1m; in 1m ``age`` is the lower end of an age bracket);
+            None for the others. With ``movies``, these are the side
+            features of :class:`~skmf.BayesianFactorizationMachine`.
         feature_names : list of str
             ``["user", "item"]``.
         target_names : list of str
@@ -496,6 +561,7 @@ def fetch_movielens(
     with _Source(path, release) as source:
         frame = _read_ratings(source, release)
         movies = _read_movies(source, release)
+        users = _read_users(source, release)
 
     data, target = frame[["user", "item"]], frame["rating"]
     timestamp = frame["timestamp"]
@@ -510,6 +576,7 @@ def fetch_movielens(
         timestamp=timestamp,
         frame=frame,
         movies=movies,
+        users=users,
         feature_names=["user", "item"],
         target_names=["rating"],
         DESCR=_describe(release, path),
