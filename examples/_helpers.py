@@ -100,6 +100,49 @@ def load_movielens_100k(download=True):
     return ratings.data, ratings.target, ratings.movies["title"]
 
 
+def load_movielens_100k_with_genres(download=True):
+    """MovieLens 100K's ratings with each movie's genres and year as columns.
+
+    Returns a DataFrame with the columns ``user``, ``item``, ``genres``
+    ("|"-separated) and ``year``, and the ratings. Where MovieLens is absent,
+    synthetic ratings whose "genres" are the signs of the bias and the first
+    two factors that generated each item, so that the genres do say something of the ratings.
+    """
+    try:
+        ratings = fetch_movielens("100k", download_if_missing=download)
+    except OSError as exc:
+        print(
+            textwrap.fill(
+                f"Note: {exc} Using synthetic ratings from "
+                "skmf.datasets.make_ratings instead, with made-up genres: the "
+                "numbers below are not MovieLens's.",
+                79,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            + "\n"
+        )
+        X, y, truth = make_ratings(
+            943, 1682, 100_000, return_factors=True, random_state=0
+        )
+        signs = np.column_stack([truth.item_bias, truth.item_factors[:, :2]]) > 0
+        names = np.array(["A", "B", "C"])
+        genres = np.array(["|".join(names[row]) or "none" for row in signs])
+        X = pd.DataFrame(X, columns=["user", "item"])
+        X["genres"] = genres[X["item"]]
+        X["year"] = 1990
+        return X, pd.Series(y, name="rating")
+    movies = ratings.movies
+    # One movie has no release date: give it the median year.
+    year = movies["year"].fillna(movies["year"].median()).astype("int64")
+    X = ratings.data.join(movies["genres"], on="item").join(year, on="item")
+    print(
+        f"MovieLens 100K: {len(ratings.target):,} ratings of "
+        f"{ratings.data['item'].nunique():,} movies with their genres and year.\n"
+    )
+    return X, ratings.target
+
+
 def show_or_save(figures, save):
     """Write ``{name: figure}`` to the folder ``save``, else show them.
 

@@ -27,6 +27,7 @@ PRINTS = {
     "plot_item_map.py": ["low end of the first axis:", "high end"],
     "plot_cross_validation.py": ["no shuffling", "shuffle=True", "unseen in fit"],
     "plot_sparse_factors.py": ["l1_ratio 0.0 ", "zero factors", "test RMSE"],
+    "plot_cold_start.py": ["new movies with", "FM, genres + year", "on new movies"],
 }
 FIGURES = {
     "seed_experiment.py": [],
@@ -35,6 +36,7 @@ FIGURES = {
     "plot_item_map.py": ["item_map.png"],
     "plot_cross_validation.py": ["cross_validation.png"],
     "plot_sparse_factors.py": ["sparse_factors.png"],
+    "plot_cold_start.py": ["cold_start.png"],
 }
 pytest.importorskip("matplotlib", reason="the examples draw with matplotlib")
 
