@@ -62,7 +62,10 @@ def run_one(args):
         return {"config": args.config, "skipped": f"skmf has no {name}"}
     sweeps = {"max_iter": args.sweeps}
     if name == "BayesianFactorizationMachine":
-        sweeps = {"burn_in": max(args.sweeps - args.samples, 0), "n_samples": args.samples}
+        sweeps = {
+            "burn_in": max(args.sweeps - args.samples, 0),
+            "n_samples": args.samples,
+        }
     model = cls(
         n_components=args.rank,
         user_features=["segment"],

@@ -106,7 +106,8 @@ def load_movielens_100k_with_genres(download=True):
     Returns a DataFrame with the columns ``user``, ``item``, ``genres``
     ("|"-separated) and ``year``, and the ratings. Where MovieLens is absent,
     synthetic ratings whose "genres" are the signs of the bias and the first
-    two factors that generated each item, so that the genres do say something of the ratings.
+    two factors that generated each item, so that they say something of the
+    ratings.
     """
     try:
         ratings = fetch_movielens("100k", download_if_missing=download)

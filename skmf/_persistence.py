@@ -349,7 +349,6 @@ class _Reader:
             object.__setattr__(record, field, self.decode(value))
         return record
 
-
     def record(self, name, fields):
         if name not in TRUSTED_RECORDS:
             raise self.fail(f"{name!r} is not one of skmf's records")

@@ -362,7 +362,9 @@ def _read_users(source, release):
             codes = users["occupation"].astype("int64")
             users["occupation"] = [_OCCUPATIONS_1M[code] for code in codes]
     except (ValueError, IndexError) as exc:
-        raise ValueError(f"Cannot parse {release.users} in {source.path}: {exc}") from exc
+        raise ValueError(
+            f"Cannot parse {release.users} in {source.path}: {exc}"
+        ) from exc
     users = users[["user", "age", "gender", "occupation", "zip"]]
     return users.set_index("user").sort_index()
 
