@@ -513,3 +513,18 @@ def test_one_and_two_threads_give_identical_sweeps(solver):
         results.append((model, losses))
     assert results[0][1] == results[1][1]
     assert_same_parameters(results[0][0], results[1][0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "rows, groups, message",
+    [
+        ([0, 3], [0, 0], r"rows must be block rows in \[0, 3\)"),
+        ([0, -1], [0, 0], r"rows must be block rows in \[0, 3\)"),
+        ([[0, 1]], [0, 0], "1-D"),
+        ([0, 1], [0], "one non-negative group index per feature"),
+        ([0, 1], [0, -2], "one non-negative group index per feature"),
+    ],
+)
+def test_bad_block_is_a_clear_error(rows, groups, message):
+    with pytest.raises(ValueError, match=message):
+        Block(sp.eye(3, 2, format="csr"), np.array(rows), groups)
