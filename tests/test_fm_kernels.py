@@ -17,6 +17,7 @@ from skmf._solvers._fm_fast import (
     set_block_parts,
 )
 
+from skmf._solvers import fm_gibbs
 from skmf._solvers._base import Ratings
 from skmf._solvers.fm_als import FMALSParams, FMALSSolver, penalty
 from skmf._solvers.fm_gibbs import (
@@ -419,9 +420,11 @@ def reference_sweep(X, y, weights, model, groups, bias_prior, factor_prior, alph
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("solver", ["gibbs", "als"])
-def test_whole_sweep_matches_reference(solver, weighted, n_threads):
+def test_whole_sweep_matches_reference(solver, weighted, n_threads, monkeypatch):
     """The shared sweep with given priors and normals (Gibbs) or with the
     fixed regularization and no normals (ALS) against the materialized one."""
+    # Threads even on these few ratings.
+    monkeypatch.setattr(fm_gibbs, "MIN_RATINGS_PER_PARALLEL_SWEEP", 0)
     rng, users, items, matrices = random_design(seed=7)
     blocks = make_blocks(users, items, matrices)
     y = rng.normal(size=len(users))
@@ -496,7 +499,8 @@ def test_relation_blocks_equal_one_materialized_context_block(solver):
 
 
 @pytest.mark.parametrize("solver", ["gibbs", "als"])
-def test_one_and_two_threads_give_identical_sweeps(solver):
+def test_one_and_two_threads_give_identical_sweeps(solver, monkeypatch):
+    monkeypatch.setattr(fm_gibbs, "MIN_RATINGS_PER_PARALLEL_SWEEP", 0)
     rng, users, items, matrices = random_design(seed=13, n_ratings=400)
     blocks = make_blocks(users, items, matrices)
     ratings = make_ratings(
@@ -515,6 +519,7 @@ def test_one_and_two_threads_give_identical_sweeps(solver):
                 ratings, model, gibbs_params(n_threads=n_threads),
                 np.random.default_rng(1), blocks,
             )  # fmt: skip
+        assert sweeper.n_threads == n_threads
         losses = [sweeper.step() for _ in range(3)]
         results.append((model, losses))
     assert results[0][1] == results[1][1]
@@ -662,3 +667,19 @@ def test_factor_arrays_replaced_between_sweeps_are_picked_up(solver):
     a.step()
     b.step()
     assert_same_parameters(replaced, fresh, rtol=1e-10, atol=1e-12)
+
+
+def test_small_fits_sweep_on_one_thread():
+    """Below MIN_RATINGS_PER_PARALLEL_SWEEP ratings a parallel region costs
+    more than it saves, so the sweep runs its kernels on one thread."""
+    rng, users, items, matrices = random_design()
+    blocks = make_blocks(users, items, matrices)
+    assert len(users) < fm_gibbs.MIN_RATINGS_PER_PARALLEL_SWEEP
+    sweeper = FMGibbsSolver(
+        make_ratings(users, items, rng.normal(size=len(users))),
+        random_parameters(rng, blocks),
+        gibbs_params(n_threads=2),
+        rng,
+        blocks,
+    )
+    assert sweeper.n_threads == 1

@@ -19,11 +19,14 @@ sum R_n``, ``S2_b = sum R_n^2``, ``E0_b = sum e_n`` and ``E1_b = sum e_n R_n``
 
     sum h_n^2 = x^2 (c G^2 + 2 G S1 + S2),   sum e_n h_n = x (G E0 + E1).
 
-A call computes them once (in parallel over block rows), draws the block's
-features one after the other (a Gibbs sampler must, since features share
-rows), keeping ``Q``, ``E0`` and ``E1`` up to date, and finally updates the
-ratings' residuals and ``q`` (in parallel). The biases ``w_j`` are drawn the
-same way with ``h_n = x_bj``.
+A call computes them once (in parallel over block rows, or in one pass over
+the ratings in rating order), draws the block's features one after the other
+(a Gibbs sampler must, since features share rows), keeping ``Q``, ``E0`` and
+``E1`` up to date, and finally updates the ratings' residuals and ``q`` (in
+parallel). The biases ``w_j`` are drawn the same way with ``h_n = x_bj``.
+The caller may pass ``Q`` and get it back updated, so that it is kept from
+sweep to sweep rather than recomputed for every factor; ``set_block_parts``
+builds every rating's ``q`` from the blocks' ``Q`` in one call.
 
 A rating of sample weight ``w_n`` counts ``w_n`` times in every sum above
 (``c_b = sum w_n``, ``S1_b = sum w_n R_n`` and so on), exactly as ``w_n``

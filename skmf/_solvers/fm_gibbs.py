@@ -1,13 +1,20 @@
-"""Python driver of the Gibbs sampler of a Bayesian factorization machine.
+"""Python driver of the coordinate-wise sweep of a factorization machine.
 
 The features of the ratings are held in relation blocks (:class:`Block`): a
 sparse matrix with one row per user, per item or per rating, and the index of
-each rating's row. The compiled kernel (``_fm_fast.draw_block``) draws one
-block's biases or one factor of its factors; this module draws everything
-else in NumPy, from one ``numpy.random.Generator``: the standard normals the
-kernel turns into parameters, the Normal-Gamma hyper-parameters of each
-group's prior, the global bias and the noise precision. The draws therefore
-depend on the seed only, not on the number of threads.
+each rating's row. The compiled kernel (``_fm_fast.draw_block``) sets one
+block's biases or one factor of its factors, coordinate by coordinate, each
+from the Gaussian conditional of its parameter. :class:`CoordinateSweep`
+runs one sweep over every block; the Gibbs sampler (:class:`FMGibbsSolver`)
+and the ALS solver (``fm_als.FMALSSolver``) differ only in what they give
+it: drawn priors, noise precision and standard normals, or the fixed
+regularization and no noise, which gives each conditional's mode.
+
+The Gibbs sampler draws everything but the parameters in NumPy, from one
+``numpy.random.Generator``: the standard normals the kernel turns into
+parameters, the Normal-Gamma hyper-parameters of each group's prior, the
+global bias and the noise precision. The draws therefore depend on the seed
+only, not on the number of threads.
 """
 
 from dataclasses import dataclass
@@ -17,6 +24,14 @@ import scipy.sparse as sp
 
 from ._base import Solver
 from ._fm_fast import add_block_to_ratings, block_sums, draw_block, set_block_parts
+
+# A sweep runs its kernels on params.n_threads threads only from this many
+# ratings on. Each factor of each block is a few passes of well under a
+# millisecond on MovieLens 100K, and starting a parallel region for each costs
+# more than it saves: on a loaded 2-core machine a 100K-rating sweep took 12
+# times as long on 2 threads as on 1. From 1M ratings a pass is several
+# milliseconds. The results do not depend on the number of threads.
+MIN_RATINGS_PER_PARALLEL_SWEEP = 1_000_000
 
 
 class Block:
@@ -225,7 +240,8 @@ class CoordinateSweep(Solver):
         contiguous array the kernel updates in place.
     params : dataclass
         The solver's parameters; ``params.n_threads`` is the kernels' thread
-        count.
+        count, used from :data:`MIN_RATINGS_PER_PARALLEL_SWEEP` ratings on
+        (below, one thread is faster).
     rng : numpy.random.RandomState or numpy.random.Generator
     blocks : list of Block
         The relation blocks, in the order of ``model.biases``.
@@ -257,6 +273,11 @@ class CoordinateSweep(Solver):
         groups = [block.groups for block in blocks]
         self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
         self.n_components = model.factors[0].shape[1] if model.factors else 0
+        self.n_threads = (
+            int(params.n_threads)
+            if self.target.shape[0] >= MIN_RATINGS_PER_PARALLEL_SWEEP
+            else 1
+        )
         # Standard normals of one sweep: w_0, every block's biases, then
         # every block's features once per factor.
         self.n_normals = 1 + (1 + self.n_components) * self.all_groups.shape[0]
@@ -304,7 +325,7 @@ class CoordinateSweep(Solver):
             parameter to its conditional mode.
         """
         model, e, weights = self.model, self.residuals, self.weights
-        n_threads = self.params.n_threads
+        n_threads = self.n_threads
         self._column_major()
         if any(v is not w for v, w in zip(model.factors, self._parts_of, strict=True)):
             # The factor arrays were replaced between steps.
