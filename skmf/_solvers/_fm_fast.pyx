@@ -403,27 +403,29 @@ def draw_block(
             # The draws, one feature after the other.
             for j in range(n_features):
                 old = theta[j]
-                lam = prior_precision[groups[j]]
-                num = lam * prior_mean[groups[j]]
+                # The data's sums first, scaled by alpha once per feature.
+                hh = 0.0
+                eh = 0.0
                 if linear:
                     for t in range(col_ptr[j], col_ptr[j + 1]):
                         row = &rs[col_rows[t]]
                         x = col_vals[t]
-                        hh = x * x * row.count
-                        eh = x * row.e0
-                        lam = lam + noise_precision * hh
-                        num = num + noise_precision * (eh + old * hh)
+                        hh = hh + x * x * row.count
+                        eh = eh + x * row.e0
                 else:
                     for t in range(col_ptr[j], col_ptr[j + 1]):
                         row = &rs[col_rows[t]]
                         x = col_vals[t]
                         g = row.q - old * x
-                        hh = x * x * (
+                        hh = hh + x * x * (
                             row.count * g * g + 2.0 * g * row.s1 + row.s2
                         )
-                        eh = x * (g * row.e0 + row.e1)
-                        lam = lam + noise_precision * hh
-                        num = num + noise_precision * (eh + old * hh)
+                        eh = eh + x * (g * row.e0 + row.e1)
+                lam = prior_precision[groups[j]] + noise_precision * hh
+                num = (
+                    prior_precision[groups[j]] * prior_mean[groups[j]]
+                    + noise_precision * (eh + old * hh)
+                )
                 if lam > 0.0:
                     new = num / lam + noise[j] / sqrt(lam)
                 else:
