@@ -1,13 +1,20 @@
-"""Python driver of the Gibbs sampler of a Bayesian factorization machine.
+"""Python driver of the coordinate-wise sweep of a factorization machine.
 
 The features of the ratings are held in relation blocks (:class:`Block`): a
 sparse matrix with one row per user, per item or per rating, and the index of
-each rating's row. The compiled kernel (``_fm_fast.draw_block``) draws one
-block's biases or one factor of its factors; this module draws everything
-else in NumPy, from one ``numpy.random.Generator``: the standard normals the
-kernel turns into parameters, the Normal-Gamma hyper-parameters of each
-group's prior, the global bias and the noise precision. The draws therefore
-depend on the seed only, not on the number of threads.
+each rating's row. The compiled kernel (``_fm_fast.draw_block``) sets one
+block's biases or one factor of its factors, coordinate by coordinate, each
+from the Gaussian conditional of its parameter. :class:`CoordinateSweep`
+runs one sweep over every block; the Gibbs sampler (:class:`FMGibbsSolver`)
+and the ALS solver (``fm_als.FMALSSolver``) differ only in what they give
+it: drawn priors, noise precision and standard normals, or the fixed
+regularization and no noise, which gives each conditional's mode.
+
+The Gibbs sampler draws everything but the parameters in NumPy, from one
+``numpy.random.Generator``: the standard normals the kernel turns into
+parameters, the Normal-Gamma hyper-parameters of each group's prior, the
+global bias and the noise precision. The draws therefore depend on the seed
+only, not on the number of threads.
 """
 
 from dataclasses import dataclass
@@ -16,7 +23,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._base import Solver
-from ._fm_fast import add_block_to_ratings, block_sums, draw_block
+from ._fm_fast import add_block_to_ratings, block_sums, draw_block, set_block_parts
+
+# A sweep runs its kernels on params.n_threads threads only from this many
+# ratings on. Each factor of each block is a few passes of well under a
+# millisecond on MovieLens 100K, and starting a parallel region for each costs
+# more than it saves: on a loaded 2-core machine a 100K-rating sweep took 12
+# times as long on 2 threads as on 1. From 1M ratings a pass is several
+# milliseconds. The results do not depend on the number of threads.
+MIN_RATINGS_PER_PARALLEL_SWEEP = 1_000_000
 
 
 class Block:
@@ -40,12 +55,31 @@ class Block:
         csc.sort_indices()
         self.n_rows, self.n_features = csr.shape
         self.rows = np.ascontiguousarray(rows, dtype=np.int32)
+        if self.rows.ndim != 1:
+            raise ValueError(
+                f"rows must be one block row per rating (1-D), got shape "
+                f"{self.rows.shape}."
+            )
+        # The kernels index with these rows: one out of range is an error
+        # here, not a crash there.
+        if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= self.n_rows):
+            raise ValueError(
+                f"rows must be block rows in [0, {self.n_rows}), got values from "
+                f"{self.rows.min()} to {self.rows.max()}."
+            )
         # A block with one row per rating, in rating order (the context).
         self.identity = bool(
             self.n_rows == self.rows.shape[0]
             and np.array_equal(self.rows, np.arange(self.n_rows))
         )
         self.groups = np.ascontiguousarray(groups, dtype=np.int32)
+        if self.groups.shape != (self.n_features,) or (
+            self.groups.size and self.groups.min() < 0
+        ):
+            raise ValueError(
+                f"groups must be one non-negative group index per feature, shape "
+                f"({self.n_features},), got shape {self.groups.shape}."
+            )
         self.csr = (
             csr.indptr.astype(np.int64),
             csr.indices.astype(np.int32),
@@ -61,6 +95,13 @@ class Block:
         counts = np.bincount(self.rows, minlength=self.n_rows)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.order = order
+        # The rows of each rating for the kernels' passes in rating order, or
+        # None where block-row order is rating order already (an identity
+        # block; the users when the ratings are grouped by user), which is
+        # then the faster way to visit them.
+        self.scatter_rows = (
+            None if np.array_equal(order, np.arange(order.shape[0])) else self.rows
+        )
 
         self._matrix = sp.csr_matrix(
             self.csr[::-1], shape=(self.n_rows, self.n_features), copy=False
@@ -74,6 +115,10 @@ class Block:
         """``q[n] += (B theta)[rows[n]]``: the block's part of each rating."""
         block_sums(*self.csr, theta, self._sums, n_threads)
         add_block_to_ratings(self.rows, self._sums, q, n_threads)
+
+    def row_sums(self, theta, n_threads):
+        """``B theta``, one sum per block row (a scratch array of the block's)."""
+        return block_sums(*self.csr, theta, self._sums, n_threads)
 
 
 @dataclass(frozen=True)
@@ -133,7 +178,15 @@ def predict_blocks(blocks, params):
     return total + 0.5 * np.sum(total_q * total_q, axis=1)
 
 
-def sample_group_priors(values, groups, n_groups, prior, rng, mean):
+def group_members(groups, n_groups):
+    """The (n_groups, n_features) 0/1 matrix that sums parameters by group."""
+    return sp.csr_matrix(
+        (np.ones(groups.shape[0]), (groups, np.arange(groups.shape[0]))),
+        shape=(n_groups, groups.shape[0]),
+    )
+
+
+def sample_group_priors(values, groups, n_groups, prior, rng, mean, members=None):
     """Draw each group's prior ``(mean, precision)`` given its parameters.
 
     ``values`` is (n_features,) or (n_features, K), with one prior per group
@@ -142,16 +195,15 @@ def sample_group_priors(values, groups, n_groups, prior, rng, mean):
     members, ``lambda ~ Gamma((alpha_0 + n + 1) / 2, (beta_0 + sum (theta -
     mu)^2 + gamma_0 mu^2) / 2)`` given the current ``mu``, then ``mu ~ N(sum
     theta / (n + gamma_0), 1 / ((n + gamma_0) lambda))`` given the new
-    ``lambda``.
+    ``lambda``. ``members`` is :func:`group_members` of the groups, when
+    the caller keeps it from call to call.
     """
     values = values.reshape(values.shape[0], -1)
     width = values.shape[1]
     count = np.bincount(groups, minlength=n_groups).astype(np.float64)[:, None]
     # Sums by group as one sparse product (np.add.at is 10x slower).
-    members = sp.csr_matrix(
-        (np.ones(groups.shape[0]), (groups, np.arange(groups.shape[0]))),
-        shape=(n_groups, groups.shape[0]),
-    )
+    if members is None:
+        members = group_members(groups, n_groups)
     total = members @ values
     squares = members @ (values * values)
     spread = squares - 2 * mean * total + count * mean**2
@@ -166,7 +218,167 @@ def sample_group_priors(values, groups, n_groups, prior, rng, mean):
     return mean, precision
 
 
-class FMGibbsSolver(Solver):
+class CoordinateSweep(Solver):
+    """The coordinate-wise sweep over relation blocks that ALS and Gibbs share.
+
+    One sweep sets the global bias, then every block's biases, then each
+    factor ``f`` of every block, one parameter after the other, each from the
+    Gaussian conditional of its coordinate given all the others (the kernel
+    ``draw_block``). A subclass supplies, per sweep, the priors (Gibbs: the
+    drawn group hyper-parameters; ALS: mean 0 and the fixed regularization),
+    the noise precision and the standard normals (ALS: none, which gives each
+    conditional's mode).
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The training ratings; ``values`` are the ratings minus the intercept,
+        ``weights`` the sample weights (empty: all ones).
+    model : FMParameters
+        The starting point; updated in place. Its factor arrays are replaced
+        by Fortran-ordered copies, so that each factor's column is one
+        contiguous array the kernel updates in place.
+    params : dataclass
+        The solver's parameters; ``params.n_threads`` is the kernels' thread
+        count, used from :data:`MIN_RATINGS_PER_PARALLEL_SWEEP` ratings on
+        (below, one thread is faster).
+    rng : numpy.random.RandomState or numpy.random.Generator
+    blocks : list of Block
+        The relation blocks, in the order of ``model.biases``.
+    """
+
+    def __init__(self, ratings, model, params, rng, blocks):
+        super().__init__(ratings, model, params, rng)
+        if len(blocks) != len(model.biases) or len(blocks) != len(model.factors):
+            raise ValueError(
+                f"There are {len(blocks)} blocks but {len(model.biases)} bias and "
+                f"{len(model.factors)} factor arrays; give one of each per block."
+            )
+        self.blocks = blocks
+        self.target = np.ascontiguousarray(ratings.values, dtype=np.float64)
+        # Empty means all ones, as in Ratings; the kernel reads it that way.
+        self.weights = np.ascontiguousarray(ratings.weights, dtype=np.float64)
+        if self.weights.size not in (0, self.target.shape[0]):
+            raise ValueError(
+                f"There are {self.weights.size} sample weights for "
+                f"{self.target.shape[0]} ratings; give one weight per rating."
+            )
+        self.total_weight = (
+            float(self.weights.sum()) if self.weights.size else float(len(self.target))
+        )
+        self._column_major()
+        self._refresh_row_parts()
+        self.residuals = self.target - predict_blocks(blocks, model)
+        self.q = np.empty(self.target.shape[0])
+        groups = [block.groups for block in blocks]
+        self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
+        self.n_components = model.factors[0].shape[1] if model.factors else 0
+        self.n_threads = (
+            int(params.n_threads)
+            if self.target.shape[0] >= MIN_RATINGS_PER_PARALLEL_SWEEP
+            else 1
+        )
+        # Standard normals of one sweep: w_0, every block's biases, then
+        # every block's features once per factor.
+        self.n_normals = 1 + (1 + self.n_components) * self.all_groups.shape[0]
+
+    def _column_major(self):
+        # Column f of a Fortran-ordered factor array is contiguous: the kernel
+        # updates it in place, with no copy in and out per factor. The loop
+        # may have put back C-ordered copies (e.g. the best step's).
+        factors = self.model.factors
+        for k, v in enumerate(factors):
+            if not v.flags.f_contiguous:
+                factors[k] = np.asfortranarray(v, dtype=np.float64)
+
+    def _refresh_row_parts(self):
+        # B V of every relation block, (n_rows, K) in Fortran order. The
+        # kernel keeps column f up to date as it draws factor f, so it is
+        # computed here once per fit instead of once per factor and block.
+        # An identity block's part is computed per rating in the pass that
+        # sums the parts (n_ratings x K would not fit at scale).
+        self._row_parts = [
+            None if block.identity else np.asfortranarray(block.matrix() @ v)
+            for block, v in zip(self.blocks, self.model.factors, strict=True)
+        ]
+        self._parts_of = list(self.model.factors)
+
+    def weighted_sse(self):
+        """The weighted sum of squared residuals of the current parameters."""
+        e = self.residuals
+        return float(e @ (self.weights * e)) if self.weights.size else float(e @ e)
+
+    def _sweep(self, bias_prior, factor_prior, noise_precision, normals):
+        """Set every parameter once, in the order of libFM's sweep.
+
+        Parameters
+        ----------
+        bias_prior : tuple of ndarray of shape (n_groups,)
+            The mean and precision of each group's prior of the biases.
+        factor_prior : tuple of ndarray of shape (n_components, n_groups)
+            The mean and precision of each group's prior, row ``f`` for factor
+            ``f`` (C order: each row is contiguous).
+        noise_precision : float
+        normals : ndarray of shape (n_normals,) or None
+            The sweep's standard normals (w_0 first, then the blocks' biases,
+            then each factor's features block by block); None sets every
+            parameter to its conditional mode.
+        """
+        model, e, weights = self.model, self.residuals, self.weights
+        n_threads = self.n_threads
+        self._column_major()
+        if any(v is not w for v, w in zip(model.factors, self._parts_of, strict=True)):
+            # The factor arrays were replaced between steps.
+            self._refresh_row_parts()
+        if normals is None:
+            normals = np.zeros(self.n_normals)
+        alpha = noise_precision
+
+        # w_0 has a flat prior (libFM's MCMC: gamma_0 -> 0; ALS: unregularized).
+        n = self.total_weight
+        old = model.bias
+        weighted_e = e @ weights if weights.size else e.sum()
+        new = (weighted_e + n * old) / n + normals[0] / np.sqrt(alpha * n)
+        e -= new - old
+        model.bias = float(new)
+
+        at = 1
+        for block, w in zip(self.blocks, model.biases, strict=True):
+            draw_block(
+                block.indptr, block.order, *block.csr, *block.csc, block.groups,
+                w, True, bias_prior[0], bias_prior[1], alpha,
+                normals[at : at + block.n_features], self.q, e, n_threads,
+                block.identity, weights, block.scatter_rows,
+            )  # fmt: skip
+            at += block.n_features
+
+        # Each relation block's row sums B v_f serve twice: for every
+        # rating's q, in one pass over the ratings for all blocks, and for the
+        # block's draws, which update them.
+        part_rows = [None if b.identity else b.rows for b in self.blocks]
+        for f in range(self.n_components):
+            columns = [v[:, f] for v in model.factors]
+            sums = [None if Q is None else Q[:, f] for Q in self._row_parts]
+            parts = [
+                (*block.csr, column) if row_sums is None else row_sums
+                for block, column, row_sums in zip(
+                    self.blocks, columns, sums, strict=True
+                )
+            ]
+            set_block_parts(part_rows, parts, self.q, n_threads)
+            for block, column, row_sums in zip(self.blocks, columns, sums, strict=True):
+                draw_block(
+                    block.indptr, block.order, *block.csr, *block.csc,
+                    block.groups, column, False, factor_prior[0][f],
+                    factor_prior[1][f], alpha,
+                    normals[at : at + block.n_features], self.q, e, n_threads,
+                    block.identity, weights, block.scatter_rows, row_sums,
+                )  # fmt: skip
+                at += block.n_features
+        return self.weighted_sse()
+
+
+class FMGibbsSolver(CoordinateSweep):
     """Runs one sweep at a time: the groups' priors, the global bias, every
     block's biases, each factor of every block, then the noise precision.
 
@@ -174,6 +386,7 @@ class FMGibbsSolver(Solver):
     ----------
     ratings : Ratings
         The training ratings; ``values`` are the ratings minus the intercept.
+        A sample weight ``w`` counts as ``w`` copies of its rating.
     model : FMParameters
         The starting sample; updated in place.
     params : FMGibbsParams
@@ -188,25 +401,19 @@ class FMGibbsSolver(Solver):
     """
 
     def __init__(self, ratings, model, params, rng, blocks):
-        super().__init__(ratings, model, params, rng)
+        super().__init__(ratings, model, params, rng, blocks)
         if isinstance(rng, np.random.Generator):
             self.generator = rng
         else:
             self.generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-        self.blocks = blocks
-        self.target = np.ascontiguousarray(ratings.values, dtype=np.float64)
         self.noise_precision = float(params.initial_noise_precision)
-        self.residuals = self.target - predict_blocks(blocks, model)
-        self.q = np.empty(self.target.shape[0])
-        groups = [block.groups for block in blocks]
-        self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
         # The groups' prior means, kept from sweep to sweep (the Gibbs state);
         # they start at the hyper-prior's mean, 0.
-        k = model.factors[0].shape[1] if model.factors else 0
         self.prior_means = (
             np.zeros((params.n_groups, 1)),
-            np.zeros((params.n_groups, k)),
+            np.zeros((params.n_groups, self.n_components)),
         )
+        self._members = group_members(self.all_groups, params.n_groups)
 
     def _draw_priors(self):
         model, gen = self.model, self.generator
@@ -214,59 +421,34 @@ class FMGibbsSolver(Solver):
         biases = np.concatenate(model.biases)
         factors = np.concatenate(model.factors)
         bias_prior = sample_group_priors(
-            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0]
-        )
+            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0],
+            self._members,
+        )  # fmt: skip
         factor_prior = sample_group_priors(
-            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1]
-        )
+            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1],
+            self._members,
+        )  # fmt: skip
         self.prior_means = (bias_prior[0], factor_prior[0])
         return bias_prior, factor_prior
 
     def step(self):
-        """Run one sweep; return the sum of squared errors after it."""
-        model, gen, e = self.model, self.generator, self.residuals
-        n_threads = self.params.n_threads
-        alpha = self.noise_precision
+        """Run one sweep; return the weighted sum of squared errors after it."""
+        gen = self.generator
         (bias_mean, bias_precision), (mean, precision) = self._draw_priors()
-
-        # w_0 has a flat prior, as in libFM's MCMC (gamma_0 -> 0).
-        n = e.shape[0]
-        old = model.bias
-        draw = (e.sum() + n * old) / n + gen.standard_normal() / np.sqrt(alpha * n)
-        e -= draw - old
-        model.bias = float(draw)
-
-        for block, w in zip(self.blocks, model.biases, strict=True):
-            draw_block(
-                block.indptr, block.order, *block.csr, *block.csc, block.groups,
-                w, True, bias_mean[:, 0], bias_precision[:, 0], alpha,
-                gen.standard_normal(block.n_features), self.q, e, n_threads,
-                block.identity,
-            )  # fmt: skip
-
-        n_components = model.factors[0].shape[1] if model.factors else 0
-        for f in range(n_components):
-            columns = [np.ascontiguousarray(v[:, f]) for v in model.factors]
-            self.q[:] = 0.0
-            for block, column in zip(self.blocks, columns, strict=True):
-                block.add_sums(column, self.q, n_threads)
-            for block, column in zip(self.blocks, columns, strict=True):
-                draw_block(
-                    block.indptr, block.order, *block.csr, *block.csc,
-                    block.groups, column, False,
-                    np.ascontiguousarray(mean[:, f]),
-                    np.ascontiguousarray(precision[:, f]), alpha,
-                    gen.standard_normal(block.n_features), self.q, e, n_threads,
-                    block.identity,
-                )  # fmt: skip
-            for v, column in zip(model.factors, columns, strict=True):
-                v[:, f] = column
-
-        sse = float(e @ e)
+        # All the sweep's normals at once: the same stream, in the same order,
+        # as one call per block and factor.
+        normals = gen.standard_normal(self.n_normals)
+        sse = self._sweep(
+            (np.ascontiguousarray(bias_mean[:, 0]),
+             np.ascontiguousarray(bias_precision[:, 0])),
+            (np.ascontiguousarray(mean.T), np.ascontiguousarray(precision.T)),
+            self.noise_precision, normals,
+        )  # fmt: skip
         # alpha | rest ~ Gamma((alpha_0 + N) / 2, rate (beta_0 + SSE) / 2), in
-        # libFM's parametrization, as for the group precisions.
+        # libFM's parametrization, as for the group precisions; a weight w
+        # counts as w copies of its rating in N and in the SSE.
         prior = self.params.prior
-        shape = (prior.shape + n) / 2
+        shape = (prior.shape + self.total_weight) / 2
         rate = (prior.rate + sse) / 2
         self.noise_precision = float(gen.gamma(shape, 1.0 / rate))
         return sse
