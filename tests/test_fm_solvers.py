@@ -1,11 +1,16 @@
 """Tests of FactorizationMachine and its SGD and ALS solvers over relation blocks."""
 
 import copy
+import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
 
+from skmf import BayesianFactorizationMachine, FactorizationMachine
 from skmf._solvers._base import Ratings
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 from skmf._solvers.fm_sgd import FMSGDParams, FMSGDSolver
@@ -323,3 +328,340 @@ def test_sgd_objective_decreases():
     np.testing.assert_allclose(
         solver.predict(), predict_blocks(blocks, model), rtol=1e-12, atol=1e-12
     )
+
+
+# ----------------------------------------------------------------------
+# The estimator.
+
+
+def _als_available():
+    try:
+        import skmf._solvers.fm_als  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+SOLVERS = [
+    "sgd",
+    pytest.param(
+        "als",
+        marks=pytest.mark.skipif(
+            not _als_available(), reason="the ALS solver (fm_als) is not built yet"
+        ),
+    ),
+]
+
+
+def _table(seed=0, n_users=40, n_items=30, n_ratings=700):
+    """Ratings driven by the item's genre and the user's group."""
+    rng = np.random.default_rng(seed)
+    genres = np.array(["Action", "Comedy", "Drama"])[rng.integers(0, 3, n_items)]
+    effect = {"Action": 1.0, "Comedy": -1.0, "Drama": 0.0}
+    group = np.array(["x", "y"])[rng.integers(0, 2, n_users)]
+    pairs = np.unique(
+        np.column_stack(
+            [rng.integers(0, n_users, n_ratings), rng.integers(0, n_items, n_ratings)]
+        ),
+        axis=0,
+    )
+    users, items = pairs[:, 0], pairs[:, 1]
+    y = 3 + np.vectorize(effect.get)(genres[items]) + 0.3 * (group[users] == "x")
+    y = y + rng.normal(scale=0.2, size=y.shape)
+    X = pd.DataFrame(
+        {
+            "user": users,
+            "item": items,
+            "group": group[users],
+            "genre": genres[items],
+            "hour": rng.integers(0, 24, len(users)).astype(str),
+        }
+    )
+    return X, np.clip(y, 1, 5)
+
+
+def _model(solver="sgd", **params):
+    defaults = dict(
+        n_components=3, solver=solver, alpha=1.0, learning_rate=0.03, max_iter=20,
+        n_jobs=1, random_state=0,
+    )  # fmt: skip
+    return FactorizationMachine(**{**defaults, **params})
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_ids_only_learns_and_is_finite(solver):
+    X, y = _table()
+    fm = _model(solver).fit(X[["user", "item"]], y)
+    pred = fm.predict(X[["user", "item"]])
+    assert np.all(np.isfinite(pred))
+    assert np.sqrt(np.mean((pred - y) ** 2)) < 0.6 * np.std(y)
+    assert fm.groups_ == ["user id", "item id"]
+    assert fm.n_iter_ == 20 and len(fm.loss_curve_) == 20
+    # The objective of the last steps is below that of the first.
+    assert fm.loss_curve_[-1] < fm.loss_curve_[0]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_known_pairs_predict_like_the_recommender_factors(solver):
+    """user_factors_ / item_factors_ / biases reproduce predict on known pairs,
+    so recommend and similar_items rank by the model's scores."""
+    X, y = _table()
+    Xp = X.drop(columns="hour")
+    fm = _model(solver, implicit_feedback="both", user_features=["group"],
+                item_features=["genre"]).fit(Xp, y)  # fmt: skip
+    users = fm._user_index.get_indexer(Xp["user"]).astype(np.int32)
+    items = fm._item_index.get_indexer(Xp["item"]).astype(np.int32)
+    via_factors = fm._predict_indices(fm._fitted_model(), users, items)
+    np.testing.assert_allclose(fm.predict(Xp), via_factors, atol=1e-8)
+    assert fm.user_factors_.shape == (40, 3)
+    assert len(fm.recommend(X["user"].iloc[0], n=3)[0]) == 3
+    assert len(fm.similar_items(X["item"].iloc[0], n=2)[0]) == 2
+    assert not hasattr(fm, "fold_in")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_cold_start_items_are_predicted_from_their_attributes(solver):
+    X, y = _table()
+    fm = _model(solver, item_features=["genre"]).fit(X[["user", "item", "genre"]], y)
+    new = pd.DataFrame(
+        {"user": [0, 0, 0, 999], "item": [999] * 4,
+         "genre": ["Action", "Comedy", "Drama", "Action"]}
+    )  # fmt: skip
+    action, comedy, drama, both_new = fm.predict(new)
+    assert np.all(np.isfinite([action, comedy, drama, both_new]))
+    # The genre effects were +1, -1 and 0.
+    assert action > drama + 0.5 > comedy + 1.0
+    assert both_new > drama
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_histories_come_from_training_pairs_only(solver):
+    X, y = _table()
+    train, test = X.iloc[:500], X.iloc[500:]
+    fm = _model(solver, implicit_feedback="both", context_features=["hour"],
+                user_features=["group"], item_features=["genre"])  # fmt: skip
+    fm.fit(train, y[:500])
+    assert fm._history["user"].nnz == len(train)
+    together = fm.predict(test)
+    alone = np.concatenate([fm.predict(test.iloc[[i]]) for i in range(len(test))])
+    np.testing.assert_allclose(together, alone, atol=1e-10)
+    again = clone(fm).fit(train, y[:500])
+    np.testing.assert_array_equal(again.predict(test), together)
+
+
+def test_every_feature_kind_changes_the_model():
+    X, y = _table()
+    base = _model(context_features=["hour"], user_features=["group"],
+                  item_features=["genre"])  # fmt: skip
+    plain = clone(base).fit(X, y).predict(X)
+    for change in (
+        {"implicit_feedback": "user"},
+        {"implicit_feedback": "item"},
+        {"alpha": 3.0},
+        {"learning_rate": 0.01},
+        {"n_components": 4},
+    ):
+        other = clone(base).set_params(**change).fit(X, y).predict(X)
+        assert not np.allclose(plain, other), change
+
+
+def test_sgd_threads_give_a_model_as_good():
+    """Two threads update shared items without locks: not bit-reproducible,
+    but the same model up to the order of the updates."""
+    X, y = _table(n_ratings=3000, n_users=200, n_items=60)
+    params = dict(implicit_feedback="user", item_features=["genre"])
+    cols = ["user", "item", "genre"]
+    one = _model(n_jobs=1, **params).fit(X[cols], y)
+    two = _model(n_jobs=2, **params).fit(X[cols], y)
+    rmse = [np.sqrt(np.mean((m.predict(X[cols]) - y) ** 2)) for m in (one, two)]
+    assert abs(rmse[0] - rmse[1]) < 0.02
+    assert rmse[1] < 0.5 * np.std(y)
+
+
+def test_clone_pickle_and_grid_search_over_feature_groups():
+    X, y = _table()
+    X = X[["user", "item", "genre"]]
+    fm = _model(item_features=["genre"]).fit(X, y)
+    restored = pickle.loads(pickle.dumps(fm))
+    np.testing.assert_array_equal(restored.predict(X), fm.predict(X))
+    grid = GridSearchCV(
+        _model(item_features=["genre"]),
+        {"implicit_feedback": ["none", "user"], "n_components": [2, 3]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    grid.fit(X, y)
+    assert set(grid.best_params_) == {"implicit_feedback", "n_components"}
+    # Whether a column is a feature: a grid over the roles of the columns.
+    grid = GridSearchCV(
+        _model(),
+        {"item_features": [["genre"]], "context_features": [[]]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    ).fit(X, y)
+    assert grid.best_params_["item_features"] == ["genre"]
+
+
+# ----------------------------------------------------------------------
+# Sample weights and early stopping.
+
+
+@pytest.mark.skipif(not _als_available(), reason="the ALS solver is not built yet")
+def test_als_weight_two_is_a_duplicated_rating():
+    X, y = _table()
+    X = X[["user", "item", "genre"]]
+    weights = np.ones(len(y))
+    weights[::7] = 2.0
+    twice = np.flatnonzero(weights == 2)
+    order = np.argsort(np.concatenate([np.arange(len(y)), twice]), kind="stable")
+    X_dup = pd.concat([X, X.iloc[twice]], ignore_index=True).iloc[order]
+    y_dup = np.concatenate([y, y[twice]])[order]
+    params = dict(item_features=["genre"], implicit_feedback="both")
+    weighted = _model("als", **params).fit(X, y, sample_weight=weights)
+    duplicated = _model("als", **params).fit(X_dup, y_dup)
+    assert weighted.intercept_ == pytest.approx(duplicated.intercept_)
+    np.testing.assert_allclose(weighted.predict(X), duplicated.predict(X),
+                               rtol=1e-8, atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(weighted.loss_curve_, duplicated.loss_curve_,
+                               rtol=1e-8)  # fmt: skip
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sample_weight_pulls_the_fit_towards_heavy_ratings(solver):
+    X, y = _table()
+    X = X[["user", "item"]]
+    y = y.copy()
+    y[:40] = 5.0  # ratings the rest of the data does not explain
+    heavy = np.ones(len(y))
+    heavy[:40] = 20.0
+    plain = _model(solver).fit(X, y)
+    weighted = _model(solver).fit(X, y, sample_weight=heavy)
+    assert weighted.intercept_ == pytest.approx(np.average(y, weights=heavy))
+    error = [np.abs(m.predict(X)[:40] - 5.0).mean() for m in (plain, weighted)]
+    assert error[1] < 0.7 * error[0]
+    # Zero weights are rows that do not count, and all zeros is an error.
+    with pytest.raises(ValueError, match="non-zero"):
+        _model(solver).fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="(?i)negative"):
+        _model(solver).fit(X, y, sample_weight=-heavy)
+
+
+def test_bayesian_machine_still_refuses_sample_weight():
+    X, y = _table()
+    fm = BayesianFactorizationMachine(n_components=2, n_samples=3, burn_in=1)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fm.fit(X[["user", "item"]], y, sample_weight=np.ones(len(y)))
+
+
+def test_early_stopping_keeps_the_best_step_and_leaves_the_holdout_out():
+    X, y = _table()
+    cols = ["user", "item", "genre"]
+    fm = _model(
+        item_features=["genre"], implicit_feedback="user", early_stopping=True,
+        max_iter=60, n_iter_no_change=3, learning_rate=0.1,
+    ).fit(X[cols], y)  # fmt: skip
+    assert fm.n_iter_ < 60
+    assert len(fm.validation_scores_) == fm.n_iter_
+    assert fm.best_validation_score_ == max(fm.validation_scores_)
+    # The held-out tenth is not in the histories.
+    assert fm._history["user"].nnz == len(y) - int(np.ceil(0.1 * len(y)))
+
+
+def test_tol_stops_and_max_iter_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _table()
+    fm = _model(tol=1e-12, n_iter_no_change=50, max_iter=5)
+    with pytest.warns(ConvergenceWarning, match="max_iter=5"):
+        fm.fit(X[["user", "item"]], y)
+    stopped = _model(tol=10.0, n_iter_no_change=2, max_iter=50).fit(
+        X[["user", "item"]], y
+    )
+    # The first step improves on nothing; then two that do not improve by tol.
+    assert stopped.n_iter_ == 3
+
+
+# ----------------------------------------------------------------------
+# Bad input.
+
+
+@pytest.mark.parametrize(
+    "params, columns, message",
+    [
+        ({"item_features": ["genres"]}, ["user", "item", "genre"], "not a column"),
+        ({}, ["user", "item", "genre"], "has no role"),
+        (
+            {"item_features": ["genre"], "user_features": ["genre"]},
+            ["user", "item", "genre"],
+            "both",
+        ),
+        ({"item_features": ["item"]}, ["user", "item"], "id column"),
+    ],
+)
+def test_bad_column_roles_are_clear_errors(params, columns, message):
+    X, y = _table()
+    with pytest.raises(ValueError, match=message):
+        _model(**params).fit(X[columns], y)
+
+
+def test_missing_attribute_and_mismatched_columns_are_clear_errors():
+    X, y = _table()
+    X = X[["user", "item", "genre", "group"]].copy()
+    params = dict(item_features=["genre"], user_features=["group"])
+    bad = X.copy()
+    bad.loc[3, "genre"] = np.nan
+    with pytest.raises(ValueError, match="'genre' of X has a missing value"):
+        _model(**params).fit(bad, y)
+    fm = _model(**params).fit(X, y)
+    with pytest.raises(ValueError, match="missing value"):
+        fm.predict(bad)
+    with pytest.raises(ValueError, match="feature names|features"):
+        fm.predict(X[["user", "item", "group", "genre"]])
+    with pytest.raises(ValueError):
+        fm.predict(X[["user", "item"]])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"solver": "newton"}, "solver"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"implicit_feedback": "yes"}, "implicit_feedback"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(params, message):
+    X, y = _table()
+    with pytest.raises(ValueError, match=message):
+        _model(**params).fit(X[["user", "item"]], y)
+
+
+def test_als_needs_a_penalty():
+    X, y = _table()
+    with pytest.raises(ValueError, match="alpha > 0"):
+        _model("als", alpha=0.0).fit(X[["user", "item"]], y)
+
+
+def test_divergence_is_a_clear_error():
+    X, y = _table()
+    with pytest.raises(ValueError, match="learning_rate"):
+        _model(learning_rate=1e6, init_std=10.0, alpha=0.0).fit(
+            X[["user", "item"]], y * 1e3
+        )
+
+
+# ----------------------------------------------------------------------
+# Real data.
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_movielens_fold_with_implicit_feedback(ml100k_folds, solver):
+    """On a real fold, the items each user rated improve on the ids alone."""
+    train, test = ml100k_folds[0]
+    scores = {}
+    for implicit in ("none", "user"):
+        fm = FactorizationMachine(
+            solver=solver, implicit_feedback=implicit, random_state=0
+        ).fit(train[["user", "item"]], train["rating"])
+        error = fm.predict(test[["user", "item"]]) - test["rating"]
+        scores[implicit] = float(np.sqrt(np.mean(error**2)))
+    assert scores["user"] < scores["none"] - 0.005
+    assert scores["user"] < 0.93
