@@ -334,23 +334,7 @@ def test_sgd_objective_decreases():
 # The estimator.
 
 
-def _als_available():
-    try:
-        import skmf._solvers.fm_als  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-SOLVERS = [
-    "sgd",
-    pytest.param(
-        "als",
-        marks=pytest.mark.skipif(
-            not _als_available(), reason="the ALS solver (fm_als) is not built yet"
-        ),
-    ),
-]
+SOLVERS = ["sgd", "als"]
 
 
 def _table(seed=0, n_users=40, n_items=30, n_ratings=700):
@@ -458,6 +442,7 @@ def test_every_feature_kind_changes_the_model():
         {"implicit_feedback": "user"},
         {"implicit_feedback": "item"},
         {"alpha": 3.0},
+        {"alpha_bias": 5.0},
         {"learning_rate": 0.01},
         {"n_components": 4},
     ):
@@ -504,7 +489,6 @@ def test_clone_pickle_and_grid_search_over_feature_groups():
 # Sample weights and early stopping.
 
 
-@pytest.mark.skipif(not _als_available(), reason="the ALS solver is not built yet")
 def test_als_weight_two_is_a_duplicated_rating():
     X, y = _table()
     X = X[["user", "item", "genre"]]
