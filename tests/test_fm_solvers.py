@@ -99,9 +99,6 @@ def _reference_epoch(solver, blocks, model, values, weights, positions, offsets,
             pred += 0.5 * Q @ Q
             e = values[n] - pred
             total_loss += s * e * e
-            S, E = S + s, E + s * e
-            A = A + s * e * Q
-            visits.append((s, Q))
             J = np.flatnonzero(x)
             # The squared slopes of every parameter the rating steps.
             H = np.sum(x[J] ** 2) + np.sum((x[J, None] * (Q - V[J] * x[J, None])) ** 2)
@@ -111,6 +108,11 @@ def _reference_epoch(solver, blocks, model, values, weights, positions, offsets,
                 h = x[j] * (Q - V[j] * x[j])
                 r = s * reg_v[j]
                 V[j] += lr * (s * e * h - r * V[j]) / (1 + lr * (s * H + r))
+            # The group sums what the step left of the error.
+            e = e / (1 + lr * s * H)
+            S, E = S + s, E + s * e
+            A = A + s * e * Q
+            visits.append((s, Q))
         # The squared slopes in the row's features, summed over the ratings
         # (with each rating's Q at its visit; block 0 has not moved since).
         H = sum(
@@ -119,12 +121,14 @@ def _reference_epoch(solver, blocks, model, values, weights, positions, offsets,
         )
         for j in J0:
             xj = x0[j]
+            # A feature shared with other groups takes a damped share.
+            share = np.sqrt(seen[j] / S) if seen[j] > S else 1.0
             r = S * reg_w[j]
-            w[j] += lr * (xj * E - r * w[j]) / (1 + lr * (H + r))
+            w[j] += lr * (xj * E - r * w[j]) / (1 + lr * share * (H + r))
             vx = V[j] * xj
             grad = xj * (A - vx * E)
             r = S * reg_v[j]
-            V[j] += lr * (grad - r * V[j]) / (1 + lr * (H + r))
+            V[j] += lr * (grad - r * V[j]) / (1 + lr * share * (H + r))
         total_error += E
         total_weight += S
         if position + 1 in ends:
@@ -632,6 +636,25 @@ def test_tol_stops_and_max_iter_warns():
     assert stopped.n_iter_ == 3
 
 
+def test_sgd_shared_features_do_not_random_walk():
+    """A user attribute and an item attribute beside the users' histories:
+    each user's group used to pull the shared attribute all the way to its own
+    ratings, and the training loss rose from the third epoch on."""
+    from skmf.datasets import make_ratings
+
+    X, y = make_ratings(n_users=4000, n_items=1000, n_ratings=200_000,
+                        random_state=0)  # fmt: skip
+    X = pd.DataFrame(np.asarray(X), columns=["user", "item"])
+    X["age"] = pd.Categorical(X["user"].to_numpy() % 7)
+    X["genre"] = pd.Categorical(X["item"].to_numpy() % 13)
+    fm = FactorizationMachine(
+        n_components=32, solver="sgd", learning_rate=0.02, max_iter=6,
+        implicit_feedback="user", user_features=["age"],
+        item_features=["genre"], n_jobs=1, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert np.all(np.diff(fm.loss_curve_) < 0), fm.loss_curve_
+
+
 # ----------------------------------------------------------------------
 # Bad input.
 
@@ -693,12 +716,15 @@ def test_als_needs_a_penalty():
         _model("als", alpha=0.0).fit(X[["user", "item"]], y)
 
 
-def test_divergence_is_a_clear_error():
+def test_a_huge_learning_rate_stays_finite():
+    """Every SGD step is damped by its curvature, so no step size makes the
+    iterates run away: the fit stays finite instead of diverging."""
     X, y = _table()
-    with pytest.raises(ValueError, match="learning_rate"):
-        _model(learning_rate=1e6, init_std=10.0, alpha=0.0).fit(
-            X[["user", "item"]], y * 1e3
-        )
+    fm = _model(learning_rate=1e6, init_std=3.0, implicit_feedback="user").fit(
+        X[["user", "item"]], y
+    )
+    assert np.all(np.isfinite(fm.loss_curve_))
+    assert np.all(np.isfinite(fm.predict(X[["user", "item"]])))
 
 
 # ----------------------------------------------------------------------

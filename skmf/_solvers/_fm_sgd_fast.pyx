@@ -12,8 +12,10 @@ is the ratings of one block-0 row. The features of that row are the same for
 all of them, and a user's implicit feedback makes the row as long as the
 user's history; updating every history item after every rating is what makes
 SVD++ by SGD slow. So the block-0 row's sums are computed once per group, the
-gradient of its features is accumulated over the group's ratings, and applied
-once at the end of the group: O(K nnz(row)) per user and epoch instead of per
+gradient of its features is accumulated over the group's ratings (from the
+error each rating has left after the other blocks' step on it, so that the
+two do not correct the same error twice), and applied once at the end of the
+group: O(K nnz(row)) per user and epoch instead of per
 rating. The features of the other blocks (item id and attributes, context)
 are updated after every rating, as plain SGD does. A group of one rating (a
 block 0 with one row per rating) is plain SGD.
@@ -39,6 +41,8 @@ groups may update the same item at the same time (Hogwild, as in Niu et al.,
 groups share no feature. The per-group losses and error sums are written by
 position and summed in order by the driver.
 """
+
+from libc.math cimport sqrt
 
 from cython.parallel cimport prange, threadid
 
@@ -177,26 +181,39 @@ cdef inline void _step_group_row(
     double E,
     const double* eq,
     double curvature,
+    const double[::1] seen,
     double lr,
     Py_ssize_t k,
 ) noexcept nogil:
     """The accumulated damped step on the features of a group's block-0 row.
 
+    A feature that other groups share (a user attribute, an item of the
+    history), seen in ratings of weight ``seen_j > S``, has its damping
+    multiplied by ``sqrt(seen_j / S)``: otherwise every group pulls it most
+    of the way to its own ratings, a random walk that the step size's decay
+    does not calm (measured: 500K synthetic ratings with implicit feedback
+    and a user and an item attribute, whose training loss then tripled from
+    the second epoch on). The square root keeps most of the speed of the
+    users' histories on MovieLens.
+
     With ``E = sum s e``, ``A_f = sum s e Q_f`` and ``S = sum s`` over the
     group's ratings, feature j's factor f has gradient ``x (A_f - v x E)``.
     """
     cdef Py_ssize_t t, f, j
-    cdef double x, vx, g, r
+    cdef double x, vx, g, r, share
     for t in range(start, stop):
         j = indices[t]
         x = data[t]
+        share = sqrt(seen[j] / S) if seen[j] > S else 1.0
         r = S * reg_w[j]
-        w[j] += lr * (x * E - r * w[j]) / (1.0 + lr * (curvature + r))
+        w[j] += lr * (x * E - r * w[j]) / (1.0 + lr * share * (curvature + r))
         r = S * reg_v[j]
         for f in range(k):
             vx = v[j, f] * x
             g = x * (eq[f] - vx * E)
-            v[j, f] += lr * (g - r * v[j, f]) / (1.0 + lr * (curvature + r))
+            v[j, f] += lr * (g - r * v[j, f]) / (
+                1.0 + lr * share * (curvature + r)
+            )
 
 
 def sgd_groups(
@@ -216,6 +233,7 @@ def sgd_groups(
     double[:, ::1] v,
     const double[::1] reg_w,
     const double[::1] reg_v,
+    const double[::1] seen,
     double bias,
     double lr,
     int n_threads,
@@ -324,13 +342,7 @@ def sgd_groups(
                 for f in range(k):
                     pairwise = pairwise + q[f] * q[f]
                 e = values[n] - prediction - 0.5 * pairwise
-                total_weight = total_weight + s
-                total_error = total_error + s * e
                 total_loss = total_loss + s * e * e
-                for f in range(k):
-                    eq[f] += s * e * q[f]
-                    sq[f] += s * q[f]
-                    sqq[f] += s * q[f] * q[f]
                 curvature = 0.0
                 for b in range(1, n_blocks):
                     curvature = curvature + _row_curvature(
@@ -346,13 +358,24 @@ def sgd_groups(
                         indptr[block_ptr[b] + rows[b, n] + 1],
                         w, v, reg_w, reg_v, q, s, e, curvature, lr, k,
                     )
+                # The group's row corrects what the other blocks' step left
+                # of the error (e / (1 + lr s H) to first order), not the
+                # whole error, which both would then correct.
+                e = e / (1.0 + lr * s * curvature)
+                total_weight = total_weight + s
+                total_error = total_error + s * e
+                for f in range(k):
+                    eq[f] += s * e * q[f]
+                    sq[f] += s * q[f]
+                    sqq[f] += s * q[f] * q[f]
             curvature = _group_curvature(
                 indices, data, base, indptr[block_ptr[0] + row + 1],
                 v, total_weight, sq, sqq, k,
             )
             _step_group_row(
                 indices, data, base, indptr[block_ptr[0] + row + 1],
-                w, v, reg_w, reg_v, total_weight, total_error, eq, curvature, lr, k,
+                w, v, reg_w, reg_v, total_weight, total_error, eq, curvature, seen, lr,
+                k,
             )
             losses[p] = total_loss
             errors[p] = total_error

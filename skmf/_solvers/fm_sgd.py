@@ -180,6 +180,7 @@ class FMSGDSolver(Solver):
         groups = packed.groups
         self.reg_w = np.ascontiguousarray(params.reg_bias[groups] * inverse)
         self.reg_v = np.ascontiguousarray(params.reg_factors[groups] * inverse)
+        self.seen = seen
 
         # Estimated work of each group (see _chunks), to cut epochs into calls.
         per_rating = np.ones(n_ratings)
@@ -219,7 +220,7 @@ class FMSGDSolver(Solver):
                 positions[start:stop], offsets[start:stop], packed.rows,
                 packed.block_ptr, packed.indptr, packed.indices, packed.data,
                 self.values, self.weights, self.w, self.v, self.reg_w,
-                self.reg_v, model.bias, lr, p.n_threads, losses[start:stop],
+                self.reg_v, self.seen, model.bias, lr, p.n_threads, losses[start:stop],
                 errors[start:stop], totals[start:stop],
             )  # fmt: skip
             # w_0 is shared by every rating, so it moves between calls only
