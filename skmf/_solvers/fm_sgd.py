@@ -53,9 +53,12 @@ def step_size(params, t):
 
 
 # Estimated nanoseconds (see ``_chunks``) per multiply-add of a factor, and per
-# rating and per group beyond their factors: calls of 1M ratings with implicit
-# feedback at K = 10 and 32 took 0.17 to 0.27 s on a loaded machine with these.
-_PER_ENTRY = 2.5
+# rating and per group beyond their factors. Measured on a machine shared with
+# other jobs: calls of 1M ratings with implicit feedback at K = 10 and 32 took
+# 0.17 to 0.27 s at 1.5 ns; 10M ratings (200K users, implicit feedback, two
+# attributes, K = 32) 0.72 s on average and 1.16 s at most at 2.5 ns, under
+# heavy load. Twice that keeps a call well under a second.
+_PER_ENTRY = 5.0
 _PER_RATING = 40.0
 _PER_GROUP = 100.0
 
