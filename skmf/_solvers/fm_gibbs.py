@@ -195,6 +195,11 @@ class FMGibbsSolver(Solver):
             self.generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         self.blocks = blocks
         self.target = np.ascontiguousarray(ratings.values, dtype=np.float64)
+        # Empty means all ones, as in Ratings; the kernel reads it that way.
+        self.weights = np.ascontiguousarray(ratings.weights, dtype=np.float64)
+        self.total_weight = (
+            float(self.weights.sum()) if self.weights.size else float(len(self.target))
+        )
         self.noise_precision = float(params.initial_noise_precision)
         self.residuals = self.target - predict_blocks(blocks, model)
         self.q = np.empty(self.target.shape[0])
@@ -230,9 +235,11 @@ class FMGibbsSolver(Solver):
         (bias_mean, bias_precision), (mean, precision) = self._draw_priors()
 
         # w_0 has a flat prior, as in libFM's MCMC (gamma_0 -> 0).
-        n = e.shape[0]
+        n = self.total_weight
+        weights = self.weights
         old = model.bias
-        draw = (e.sum() + n * old) / n + gen.standard_normal() / np.sqrt(alpha * n)
+        weighted_e = e @ weights if weights.size else e.sum()
+        draw = (weighted_e + n * old) / n + gen.standard_normal() / np.sqrt(alpha * n)
         e -= draw - old
         model.bias = float(draw)
 
@@ -241,7 +248,7 @@ class FMGibbsSolver(Solver):
                 block.indptr, block.order, *block.csr, *block.csc, block.groups,
                 w, True, bias_mean[:, 0], bias_precision[:, 0], alpha,
                 gen.standard_normal(block.n_features), self.q, e, n_threads,
-                block.identity,
+                block.identity, weights,
             )  # fmt: skip
 
         n_components = model.factors[0].shape[1] if model.factors else 0
@@ -257,14 +264,15 @@ class FMGibbsSolver(Solver):
                     np.ascontiguousarray(mean[:, f]),
                     np.ascontiguousarray(precision[:, f]), alpha,
                     gen.standard_normal(block.n_features), self.q, e, n_threads,
-                    block.identity,
+                    block.identity, weights,
                 )  # fmt: skip
             for v, column in zip(model.factors, columns, strict=True):
                 v[:, f] = column
 
-        sse = float(e @ e)
+        sse = float(e @ (weights * e)) if weights.size else float(e @ e)
         # alpha | rest ~ Gamma((alpha_0 + N) / 2, rate (beta_0 + SSE) / 2), in
-        # libFM's parametrization, as for the group precisions.
+        # libFM's parametrization, as for the group precisions; a weight w
+        # counts as w copies of its rating in N and in the SSE.
         prior = self.params.prior
         shape = (prior.shape + n) / 2
         rate = (prior.rate + sse) / 2

@@ -1,0 +1,282 @@
+"""The factorization machine's coordinate-wise kernel and its two solvers.
+
+``draw_block`` against plain NumPy references over the materialized sparse
+design (one column of X per feature of every block): the Gibbs draw with given
+standard normals is a deterministic function, and the ALS update is the same
+draw with zero noise. Also sample weights, identity (context) blocks against
+relation blocks, and threads.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from skmf._solvers._fm_fast import draw_block
+
+from skmf._solvers._base import Ratings
+from skmf._solvers.fm_gibbs import (
+    Block,
+    FMGibbsParams,
+    FMGibbsSolver,
+    FMParameters,
+    FMPrior,
+)
+
+# ----------------------------------------------------------------------
+# Plain NumPy references over the materialized design.
+
+
+def materialize(blocks):
+    """The design X (n_ratings x all features), blocks side by side."""
+    return sp.hstack([b.matrix()[b.rows] for b in blocks]).tocsr()
+
+
+def fm_predict(X, w0, w, V):
+    q = X @ V
+    squares = X.multiply(X) @ (V * V)
+    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - np.sum(squares, axis=1))
+
+
+def reference_draws(X, y, weights, w0, w, V, features, groups, f, linear, prior,
+                    alpha, noise):  # fmt: skip
+    """Coordinate-wise draws of the features ``features`` (columns of X), one
+    after the other, each from the full weighted residuals recomputed before it
+    (libFM's rule, materialized). ``noise`` of zeros gives the ALS update."""
+    w, V = w.copy(), V.copy()
+    mean, precision = prior
+    for local, j in enumerate(features):
+        g = groups[local]
+        e = y - fm_predict(X, w0, w, V)
+        x = X[:, j].toarray().ravel()
+        if linear:
+            h, old = x, w[j]
+        else:
+            h, old = x * (X @ V[:, f] - V[j, f] * x), V[j, f]
+        hh = h @ (weights * h)
+        lam = precision[g] + alpha * hh
+        new = (precision[g] * mean[g] + alpha * (e @ (weights * h) + old * hh)) / lam
+        new += noise[local] / np.sqrt(lam)
+        if linear:
+            w[j] = new
+        else:
+            V[j, f] = new
+    return w, V
+
+
+def random_design(seed=0, n_ratings=150, n_users=12, n_items=9, n_context=4):
+    """Users, items and the three feature matrices of a small random FM."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n_ratings)
+    items = rng.integers(0, n_items, n_ratings)
+
+    def matrix(n, p, s):
+        # Rows share features (as genres do), and every row has one.
+        return (sp.random(n, p, density=0.4, random_state=s) + sp.eye(n, p)).tocsr()
+
+    return (
+        rng,
+        users,
+        items,
+        [matrix(n_users, 6, seed), matrix(n_items, 5, seed + 1),
+         matrix(n_ratings, n_context, seed + 2)],
+    )  # fmt: skip
+
+
+def make_blocks(users, items, matrices):
+    user, item, context = matrices
+    return [
+        Block(user, users, [0, 0, 0, 1, 1, 1]),
+        Block(item, items, [2] * item.shape[1]),
+        Block(context, np.arange(context.shape[0]), [3] * context.shape[1]),
+    ]
+
+
+def random_parameters(rng, blocks, k=3):
+    return FMParameters(
+        float(rng.normal()),
+        [rng.normal(size=b.n_features) for b in blocks],
+        [rng.normal(size=(b.n_features, k)) for b in blocks],
+    )
+
+
+def call_draw(block, theta, linear, prior, alpha, noise, q, e, n_threads,
+              weights):  # fmt: skip
+    return draw_block(
+        block.indptr, block.order, *block.csr, *block.csc, block.groups, theta,
+        linear, *prior, alpha, noise, q, e, n_threads, block.identity, weights,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------
+# draw_block against the references.
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("linear", [True, False])
+@pytest.mark.parametrize("k", [0, 1, 2])
+@pytest.mark.parametrize("solver", ["gibbs", "als"])
+def test_draw_block_matches_reference(solver, k, linear, weighted, n_threads):
+    """Relation blocks (k = 0, 1) and the identity block (k = 2) give the
+    materialized draws, with and without weights, and leave the residuals and
+    sums of the new parameters."""
+    rng, users, items, matrices = random_design()
+    blocks = make_blocks(users, items, matrices)
+    assert blocks[2].identity and not blocks[0].identity
+    model = random_parameters(rng, blocks)
+    X = materialize(blocks)
+    y = rng.normal(size=X.shape[0])
+    weights = rng.uniform(0.2, 3.0, size=X.shape[0]) if weighted else np.ones(0)
+    ref_weights = weights if weighted else np.ones(X.shape[0])
+    w_all, V_all = np.concatenate(model.biases), np.concatenate(model.factors)
+    f = 1
+    block = blocks[k]
+    offset = sum(b.n_features for b in blocks[:k])
+    if solver == "gibbs":
+        prior, alpha = (rng.normal(size=4), rng.uniform(1, 3, size=4)), 1.7
+        noise = rng.normal(size=block.n_features)
+    else:
+        prior, alpha = (np.zeros(4), rng.uniform(0.1, 3, size=4)), 1.0
+        noise = np.zeros(block.n_features)
+
+    ref_w, ref_V = reference_draws(
+        X, y, ref_weights, model.bias, w_all, V_all,
+        range(offset, offset + block.n_features), block.groups, f, linear, prior,
+        alpha, noise,
+    )  # fmt: skip
+    e = y - fm_predict(X, model.bias, w_all, V_all)
+    q = np.asarray(X @ V_all[:, f]).ravel()
+    theta = (model.biases[k] if linear else model.factors[k][:, f]).copy()
+    call_draw(block, theta, linear, prior, alpha, noise, q, e, n_threads, weights)
+    expected = ref_w if linear else ref_V[:, f]
+    np.testing.assert_allclose(theta, expected[offset : offset + len(theta)])
+    np.testing.assert_allclose(
+        e, y - fm_predict(X, model.bias, ref_w, ref_V), atol=1e-10
+    )
+    if not linear:
+        np.testing.assert_allclose(q, X @ ref_V[:, f], atol=1e-10)
+
+
+def test_weights_of_the_wrong_length_are_a_clear_error():
+    rng, users, items, matrices = random_design()
+    block = make_blocks(users, items, matrices)[0]
+    n = len(users)
+    with pytest.raises(ValueError, match="one weight per rating"):
+        call_draw(
+            block, np.zeros(block.n_features), True, (np.zeros(2), np.ones(2)), 1.0,
+            np.zeros(block.n_features), np.zeros(n), np.zeros(n), 1, np.ones(n - 1),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+@pytest.mark.parametrize("linear", [True, False])
+def test_weight_two_equals_a_duplicated_rating_in_the_kernel(k, linear):
+    """The ALS update (zero noise) with a weight of 2 on a rating equals the
+    update with that rating given twice."""
+    rng, users, items, matrices = random_design(seed=5)
+    twice = 17
+    blocks = make_blocks(users, items, matrices)
+    duplicated = [*matrices[:2], sp.vstack([matrices[2], matrices[2][twice]]).tocsr()]
+    blocks_dup = make_blocks(
+        np.append(users, users[twice]), np.append(items, items[twice]), duplicated
+    )
+    model = random_parameters(rng, blocks)
+    y = rng.normal(size=len(users))
+    weights = np.ones(len(users))
+    weights[twice] = 2.0
+    prior = (np.zeros(4), np.full(4, 0.5))
+    noise = np.zeros(blocks[k].n_features)
+    thetas = []
+    for these, target, w in (
+        (blocks, y, weights),
+        (blocks_dup, np.append(y, y[twice]), np.ones(0)),
+    ):
+        X = materialize(these)
+        w_all, V_all = np.concatenate(model.biases), np.concatenate(model.factors)
+        e = target - fm_predict(X, model.bias, w_all, V_all)
+        q = np.asarray(X @ V_all[:, 0]).ravel()
+        theta = (model.biases[k] if linear else model.factors[k][:, 0]).copy()
+        call_draw(these[k], theta, linear, prior, 1.0, noise, q, e, 1, w)
+        thetas.append(theta)
+    np.testing.assert_allclose(thetas[0], thetas[1], rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------
+# The solvers.
+
+
+def make_ratings(users, items, values, weights=None):
+    # The FM solvers read only the values and weights (the blocks hold the
+    # layout), so the ratings need not be grouped by user here.
+    counts = np.bincount(users)
+    return Ratings(
+        users=np.asarray(users, np.int32),
+        items=np.asarray(items, np.int32),
+        values=np.asarray(values, np.float64),
+        weights=np.ones(0) if weights is None else np.asarray(weights, np.float64),
+        n_users=int(users.max()) + 1,
+        n_items=int(items.max()) + 1,
+        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    )
+
+
+def gibbs_params(n_groups=4, n_threads=1):
+    return FMGibbsParams(
+        prior=FMPrior(shape=1.0, rate=1.0, strength=1.0),
+        n_groups=n_groups,
+        initial_noise_precision=1.0,
+        n_threads=n_threads,
+    )
+
+
+def duplicated_problem(seed=5, twice=17):
+    """One problem twice: rating ``twice`` of weight 2, or given two times."""
+    rng, users, items, matrices = random_design(seed=seed)
+    y = rng.normal(size=len(users))
+    weights = np.ones(len(users))
+    weights[twice] = 2.0
+    dup_matrices = [
+        *matrices[:2], sp.vstack([matrices[2], matrices[2][twice]]).tocsr()
+    ]  # fmt: skip
+    dup_users, dup_items = (
+        np.append(users, users[twice]),
+        np.append(items, items[twice]),
+    )
+    weighted = (
+        make_ratings(users, items, y, weights),
+        make_blocks(users, items, matrices),
+    )
+    duplicated = (
+        make_ratings(dup_users, dup_items, np.append(y, y[twice])),
+        make_blocks(dup_users, dup_items, dup_matrices),
+    )
+    start = random_parameters(rng, weighted[1])
+    return weighted, duplicated, start
+
+
+def copy_parameters(model):
+    return FMParameters(
+        model.bias, [w.copy() for w in model.biases], [v.copy() for v in model.factors]
+    )
+
+
+def assert_same_parameters(a, b, **tolerance):
+    np.testing.assert_allclose(a.bias, b.bias, **tolerance)
+    for x, y in zip(a.biases + a.factors, b.biases + b.factors, strict=True):
+        np.testing.assert_allclose(x, y, **tolerance)
+
+
+def test_gibbs_weight_two_equals_a_duplicated_rating():
+    """The sampler with the same seed draws the same chain for a weight of 2
+    as for the rating given twice: weighted statistics, SSE and N."""
+    weighted, duplicated, start = duplicated_problem()
+    results = []
+    for ratings, blocks in (weighted, duplicated):
+        model = copy_parameters(start)
+        solver = FMGibbsSolver(
+            ratings, model, gibbs_params(), np.random.default_rng(3), blocks
+        )
+        sse = [solver.step() for _ in range(3)]
+        results.append((model, sse, solver.noise_precision))
+    assert_same_parameters(results[0][0], results[1][0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9)
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-9)
