@@ -84,7 +84,8 @@ class _TrainingLoopMixin(ABC):
         """What one step of the loop is called in messages: epoch or sweep."""
         return "sweep"
 
-    def _after_step(self, iteration, model, solver):
+    # An optional hook, so it does nothing unless a model overrides it.
+    def _after_step(self, iteration, model, solver):  # noqa: B027
         """Called after every step (e.g. to keep a posterior sample)."""
 
     def _progress_text(self, solver):
