@@ -52,6 +52,23 @@ def _as_csr(X):
     return sp.csr_matrix(np.asarray(X, dtype=np.float64))
 
 
+def _check_x_scale(X):
+    """An error for features whose fourth powers float64 cannot hold.
+
+    A coordinate's update sums ``x^2 (sum_j' v_j' x_j')^2`` terms, fourth
+    powers of the features: beyond this the sums overflow to inf or NaN.
+    """
+    values = X.data if sp.issparse(X) else X
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    limit = np.finfo(np.float64).max ** 0.25 / 1e6
+    if largest > limit:
+        raise ValueError(
+            f"X has a value of magnitude {largest:.3g}, too large for the "
+            f"factorization machine's float64 arithmetic (at most {limit:.3g}). "
+            "Scale the features first, e.g. with StandardScaler or MaxAbsScaler."
+        )
+
+
 def fm_predict(X, intercept, coef, factors):
     r"""A factorization machine's prediction of the rows of X.
 
@@ -65,14 +82,14 @@ def fm_predict(X, intercept, coef, factors):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
     intercept : float
     coef : ndarray of shape (n_features,)
     factors : ndarray of shape (n_features, width)
 
     Returns
     -------
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_rows,)
     """
     X = _as_csr(X)
     n_rows = X.shape[0]
@@ -305,14 +322,14 @@ class FactorizationMachineRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_rows, n_features)
             Numeric features, finite; categories one-hot encoded (e.g. by
             ``OneHotEncoder``).
 
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_rows,)
             Target values.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_rows,), default=None
             Non-negative weight of each sample; a weight of 2 counts the
             sample twice.
 
@@ -329,6 +346,7 @@ class FactorizationMachineRegressor(
             dtype=np.float64,
             y_numeric=True,
         )
+        _check_x_scale(X)
         y = np.asarray(y, dtype=np.float64)
         sample_weight = _check_weights(sample_weight, y, np.float64)
         _check_scale(y, np.float64)
@@ -340,6 +358,8 @@ class FactorizationMachineRegressor(
             for name in list(vars(self)):
                 if name.endswith("_") and not name.startswith("__"):
                     delattr(self, name)
+            for name in ("_samples", "_n_kept"):
+                self.__dict__.pop(name, None)
             raise
 
     def _fit(self, X, y, sample_weight, rng):
@@ -514,12 +534,12 @@ class FactorizationMachineRegressor(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_rows, n_features)
             The same features as in :meth:`fit`.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_rows,)
             The predictions (for solver='gibbs', their average over the kept
             samples).
         """
@@ -531,6 +551,7 @@ class FactorizationMachineRegressor(
             dtype=np.float64,
             reset=False,
         )
+        _check_x_scale(X)
         return fm_predict(X, self.intercept_, self.coef_, self.factors_)
 
     def __sklearn_tags__(self):
