@@ -74,6 +74,7 @@ KERNELS = (
     Kernel("_predict_fast"),
     Kernel("_group_fast"),
     Kernel("_fm_fast"),
+    Kernel("_fm_sgd_fast"),
     Kernel("_openmp_helpers"),
 )
 

@@ -1,7 +1,7 @@
 """Fast matrix factorization for ratings, as a scikit-learn estimator."""
 
 from ._bayes import BayesianMatrixFactorization
-from ._fm import BayesianFactorizationMachine
+from ._fm import BayesianFactorizationMachine, FactorizationMachine
 from ._implicit import ImplicitMatrixFactorization
 from ._mf import MatrixFactorization
 from ._persistence import IncompatibleVersionError, load_model, save_model
@@ -12,6 +12,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BayesianFactorizationMachine",
     "BayesianMatrixFactorization",
+    "FactorizationMachine",
     "ImplicitMatrixFactorization",
     "IncompatibleVersionError",
     "MatrixFactorization",

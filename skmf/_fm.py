@@ -1,15 +1,19 @@
-"""Bayesian factorization machines over (user, item, attributes) tables.
+"""Factorization machines over (user, item, attributes) tables.
 
-A leaf of the explicit-ratings layer. X is a table whose first two columns are
+Leaves of the explicit-ratings layer. X is a table whose first two columns are
 the user and item ids and whose other columns are attributes of the user, of
 the item or of the rating (its context); their roles are hyper-parameters.
 The features are kept in three relation blocks (a row per user, per item and
-per rating) and sampled by ``_solvers.fm_gibbs`` through the base's one
-training loop. See the "Factorization machines" page of the user guide for
-the model and the design.
+per rating). ``_BaseFactorizationMachine`` codes them and predicts;
+``BayesianFactorizationMachine`` samples them by Gibbs sampling
+(``_solvers.fm_gibbs``) and ``FactorizationMachine`` fits them by SGD
+(``_solvers.fm_sgd``) or coordinate-wise ALS (``_solvers.fm_als``), all
+through the base's one training loop. See the "Factorization machines" page
+of the user guide for the model and the design.
 """
 
 import math
+from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,9 +26,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._base import _StoppingRule
 from ._compat import Interval, StrOptions, _check_y, _fit_context
 from ._encoding import encode_ids
-from ._explicit import _check_scale, _ExplicitFactorModel
+from ._explicit import _check_scale, _check_weights, _ExplicitFactorModel
 from ._solvers.fm_gibbs import (
     Block,
     FMGibbsParams,
@@ -32,6 +37,7 @@ from ._solvers.fm_gibbs import (
     FMParameters,
     FMPrior,
 )
+from ._solvers.fm_sgd import FMSGDParams, FMSGDSolver
 from ._validation import Pairs, _check_ids, _column_values, check_ratings
 
 # Noise precision of the first sweep, before it is first drawn.
@@ -40,6 +46,11 @@ _INITIAL_NOISE_PRECISION = 1.0
 # numbers per block.
 _PREDICT_NUMBERS = 4_000_000
 _ROLES = ("user_features", "item_features", "context_features")
+# Steps of FactorizationMachine when max_iter is None.
+_DEFAULT_MAX_ITER = {"sgd": 30, "als": 15}
+# Improvement of the validation RMSE that early stopping counts when tol is
+# None.
+_EARLY_STOPPING_TOL = 1e-4
 
 
 class _ColumnCoder:
@@ -166,7 +177,420 @@ def _normalized_history(seen):
     return matrix
 
 
-class BayesianFactorizationMachine(_ExplicitFactorModel):
+class _BaseFactorizationMachine(_ExplicitFactorModel):
+    """Abstract base of the factorization machines over (user, item, attributes).
+
+    It holds what the solvers share: the column roles and their validation,
+    the feature coding (ids, attributes, implicit feedback) into the user,
+    item and context relation blocks, ``fit`` with sample weights, and the
+    prediction from the kept parameters. A leaf supplies its solver, its
+    objective and how it keeps its parameters (:meth:`_keep_parameters`):
+    one set for a point estimate, ``n_samples`` of them for the Bayesian
+    model, which prediction averages.
+    """
+
+    _parameter_constraints: dict = {
+        **_ExplicitFactorModel._parameter_constraints,
+        "user_features": [list, tuple, None],
+        "item_features": [list, tuple, None],
+        "context_features": [list, tuple, None],
+        "implicit_feedback": [StrOptions({"none", "user", "item", "both"})],
+        "multi_value_sep": [str, None],
+    }
+
+    _can_fold_in = False
+
+    # ------------------------------------------------------------------
+    # Hooks of the leaves.
+
+    @property
+    def _n_kept(self):
+        """Number of parameter sets that prediction averages."""
+        return 1
+
+    @abstractmethod
+    def _keep_parameters(self, model):
+        """Set ``_w0_samples`` (n_kept,), ``_bias_samples`` (per block,
+        n_features x n_kept) and ``_factor_samples`` (per block, n_features x
+        n_kept * n_components) from the end of training."""
+
+    def _check_fit_weights(self, sample_weight, y):
+        """The sample weights as float64, or None for all ones."""
+        return _check_weights(sample_weight, y, np.dtype(self.dtype))
+
+    def _split_validation_rows(self, n, sample_weight, rng):
+        """``(train, valid)`` positions of the rows, or None to keep them all."""
+        return None
+
+    # ------------------------------------------------------------------
+    # Validation of the table.
+
+    def _frame(self, X, reset):
+        """X as a DataFrame with its columns checked against the roles."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            frame = X
+        else:
+            X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+            frame = pd.DataFrame(X)
+        if frame.shape[1] < 2:
+            raise ValueError(
+                "X must have the user id and the item id as its first two columns, "
+                f"then any attribute columns; got {frame.shape[1]} column(s)."
+            )
+        if frame.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={frame.shape}) while a "
+                "minimum of 1 is required."
+            )
+        self._check_roles(frame)
+        for name in frame.columns[2:]:
+            _check_missing(frame[name], name)
+        return frame
+
+    def _check_roles(self, frame):
+        columns = list(frame.columns)
+        attributes = columns[2:]
+        owner = {}
+        for role in _ROLES:
+            for name in getattr(self, role) or ():
+                if name in columns[:2]:
+                    raise ValueError(
+                        f"{role} names {name!r}, the "
+                        f"{'user' if name == columns[0] else 'item'} id column; "
+                        "attribute roles are for the columns after the two ids."
+                    )
+                if name not in attributes:
+                    raise ValueError(
+                        f"{role} names {name!r}, which is not a column of X; "
+                        f"X's attribute columns are {attributes}."
+                    )
+                if name in owner:
+                    raise ValueError(
+                        f"Column {name!r} is in both {owner[name]} and {role}; "
+                        "give each column one role."
+                    )
+                owner[name] = role
+        for name in attributes:
+            if name not in owner:
+                raise ValueError(
+                    f"Column {name!r} of X has no role: add it to user_features, "
+                    "item_features or context_features, or drop it from X."
+                )
+
+    def _role_columns(self, role):
+        return list(getattr(self, role) or ())
+
+    @staticmethod
+    def _pairs(frame):
+        pairs = Pairs(*(_column_values(frame.iloc[:, j]) for j in range(2)))
+        _check_ids(pairs)
+        return pairs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Learn the model from rated (user, item, attributes) rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_ratings, n_columns)
+            The user id and the item id of each rating as the first two
+            columns, then the attribute columns named in ``user_features``,
+            ``item_features`` and ``context_features``.
+
+        y : array-like of shape (n_ratings,)
+            The ratings.
+
+        sample_weight : array-like of shape (n_ratings,), default=None
+            Non-negative weight of each rating in the objective.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(
+                f"{name} requires y to be passed, but the target y is None."
+            )
+        y = check_ratings(y)
+        frame = self._frame(X, reset=True)
+        y = np.asarray(_check_y(y, y_numeric=True, estimator=self), np.float64)
+        pairs = self._pairs(frame)
+        check_consistent_length(pairs.users, y)
+        _check_scale(y, np.dtype(self.dtype))
+        sample_weight = self._check_fit_weights(sample_weight, y)
+        rng = check_random_state(self.random_state)
+        validation = None
+        split = self._split_validation_rows(len(pairs), sample_weight, rng)
+        if split is not None:
+            train, valid = split
+            validation = (
+                frame.iloc[valid].reset_index(drop=True),
+                y[valid],
+                None if sample_weight is None else sample_weight[valid],
+            )
+            frame = frame.iloc[train].reset_index(drop=True)
+            pairs = pairs.take(train)
+            y = y[train]
+            if sample_weight is not None:
+                sample_weight = sample_weight[train]
+        self._fit_frame = frame
+        try:
+            return self._fit_pairs(pairs, y, sample_weight, rng, validation)
+        finally:
+            del self._fit_frame
+
+    # ------------------------------------------------------------------
+    # The relation blocks.
+
+    def _encode_values(self, codes, y, sample_weight):
+        ratings = super()._encode_values(codes, y, sample_weight)
+        # The ratings are now grouped by user, in their order within a user:
+        # the same stable permutation puts the context rows beside them.
+        self._fit_order = np.argsort(codes[0], kind="stable")
+        self._fit_codes = codes
+        return ratings
+
+    def _block_matrix(self, side, codes, frame):
+        """The block rows of ``codes`` (-1: unknown) with the attributes of
+        ``frame``'s rows: ``[id | attributes | history]``."""
+        n_ids = len(self.users_ if side == "user" else self.items_)
+        parts = [_id_columns(codes, n_ids)]
+        parts.append(_sparse_columns(self._coders[side], frame, codes.shape[0]))
+        if self._history[side] is not None:
+            parts.append(_history_rows(self._history[side], codes))
+        return sp.hstack(parts, format="csr")
+
+    def _initial_model(self, rng, ratings):
+        """The relation blocks of the training data and the starting point."""
+        frame = self._fit_frame
+        users, items = self._fit_codes
+        order = self._fit_order
+        del self._fit_codes, self._fit_order
+        sep = self.multi_value_sep
+        self._coders, self._history, self.groups_ = {}, {}, []
+        self._fitted_attributes = {}
+        implicit = self.implicit_feedback
+        seen = self._seen
+        histories = {
+            "user": _normalized_history(seen) if implicit in ("user", "both") else None,
+            "item": _normalized_history(seen.T.tocsr())
+            if implicit in ("item", "both")
+            else None,
+        }
+        blocks, groups = [], []
+        for side, codes, n_ids in (
+            ("user", users, ratings.n_users),
+            ("item", items, ratings.n_items),
+        ):
+            names = self._role_columns(f"{side}_features")
+            # Each id's attributes are those of its first row; rows that
+            # disagree would be silently merged, so they are an error.
+            first = np.unique(codes, return_index=True)[1]
+            attributes = frame.iloc[first][names].reset_index(drop=True)
+            if names:
+                keyed = frame[names].copy()
+                keyed["__id"] = codes
+                counts = keyed.groupby("__id")[names].nunique(dropna=False)
+                bad = counts.columns[(counts > 1).any(axis=0).to_numpy()]
+                if len(bad):
+                    row = int(np.flatnonzero(counts[bad[0]].to_numpy() > 1)[0])
+                    which = (self.users_ if side == "user" else self.items_)[row]
+                    which = which.item() if hasattr(which, "item") else which
+                    owner = "a user" if side == "user" else "an item"
+                    raise ValueError(
+                        f"{side.capitalize()} {which!r} has different values of "
+                        f"{bad[0]!r} on different rows; {owner}'s attributes "
+                        "must be the same on each of its rows (or move the "
+                        "column to context_features)."
+                    )
+            self._coders[side] = [
+                (name, _ColumnCoder(name, sep).fit(attributes[name])) for name in names
+            ]
+            self._history[side] = histories[side]
+            self._fitted_attributes[side] = _sparse_columns(
+                self._coders[side], attributes, n_ids
+            )
+            matrix = self._fitted_rows(side, np.arange(n_ids, dtype=np.int32))
+            block_groups = [np.full(n_ids, len(self.groups_))]
+            self.groups_.append(f"{side} id")
+            for name, coder in self._coders[side]:
+                block_groups.append(np.full(coder.n_features, len(self.groups_)))
+                self.groups_.append(f"{side} {name}")
+            if histories[side] is not None:
+                other = ratings.n_items if side == "user" else ratings.n_users
+                block_groups.append(np.full(other, len(self.groups_)))
+                self.groups_.append(
+                    "items rated by the user"
+                    if side == "user"
+                    else "users who rated the item"
+                )
+            rows = ratings.users if side == "user" else ratings.items
+            groups.append(np.concatenate(block_groups))
+            blocks.append(Block(matrix, rows, groups[-1]))
+        names = self._role_columns("context_features")
+        self._coders["context"] = [
+            (name, _ColumnCoder(name, sep).fit(frame[name])) for name in names
+        ]
+        if names:
+            context = frame[names].iloc[order].reset_index(drop=True)
+            matrix = _sparse_columns(self._coders["context"], context, len(order))
+            block_groups = []
+            for name, coder in self._coders["context"]:
+                block_groups.append(np.full(coder.n_features, len(self.groups_)))
+                self.groups_.append(f"context {name}")
+            blocks.append(
+                Block(matrix, np.arange(len(order)), np.concatenate(block_groups))
+            )
+        self._blocks = blocks
+
+        init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        return FMParameters(
+            bias=0.0,
+            biases=[np.zeros(block.n_features) for block in blocks],
+            factors=[
+                init_rng.standard_normal((block.n_features, self.n_components))
+                * self.init_std
+                for block in blocks
+            ],
+        )
+
+    def _set_fitted_model(self, model):
+        self._keep_parameters(model)
+        del self._blocks
+        n_kept = self._n_kept
+        scale = 1.0 / math.sqrt(n_kept)
+        sides = {}
+        for side in ("user", "item"):
+            n_ids = len(self.users_ if side == "user" else self.items_)
+            codes = np.arange(n_ids, dtype=np.int32)
+            linear, q = self._parts(
+                0 if side == "user" else 1, self._fitted_rows(side, codes)
+            )
+            own = linear + 0.5 * np.sum(q.reshape(n_ids, n_kept, -1) ** 2, axis=2)
+            sides[side] = (q * scale, own.mean(axis=1))
+        self.user_factors_ = sides["user"][0].astype(self._dtype)
+        self.item_factors_ = sides["item"][0].astype(self._dtype)
+        self.user_bias_ = sides["user"][1].astype(self._dtype)
+        self.item_bias_ = (sides["item"][1] + self._w0_samples.mean()).astype(
+            self._dtype
+        )
+
+    def _fitted_rows(self, side, codes):
+        """The training ids' block rows, with the attributes they had in fit."""
+        n_ids = len(self.users_ if side == "user" else self.items_)
+        parts = [_id_columns(codes, n_ids), self._fitted_attributes[side][codes]]
+        if self._history[side] is not None:
+            parts.append(_history_rows(self._history[side], codes))
+        return sp.hstack(parts, format="csr")
+
+    def _parts(self, k, matrix, parameters=None):
+        """``(linear, q)`` of block ``k``'s rows ``matrix`` for every kept
+        parameter set: (n_rows, n_kept) and (n_rows, n_kept * n_components).
+
+        ``parameters`` is ``(n_kept, biases, factors)``, by default the kept
+        ones.
+        """
+        n_kept, biases, factors = parameters or (
+            self._n_kept,
+            self._bias_samples,
+            self._factor_samples,
+        )
+        w = biases[k].astype(np.float64)
+        v = factors[k].astype(np.float64)
+        q = matrix @ v
+        squares = (matrix.multiply(matrix)).tocsr() @ (v * v)
+        n_rows = matrix.shape[0]
+        diagonal = squares.reshape(n_rows, n_kept, -1).sum(axis=2)
+        return matrix @ w - 0.5 * diagonal, q
+
+    # ------------------------------------------------------------------
+    # Prediction.
+
+    def predict(self, X):
+        """Predict the ratings of (user, item, attributes) rows.
+
+        Known users and items bring their id and history features; every row's
+        attributes come from X, so that a user or item never seen in fit is
+        predicted from its attributes alone.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_pairs, n_columns)
+            The same columns as in :meth:`fit`.
+
+        Returns
+        -------
+        y : ndarray of shape (n_pairs,)
+            Predicted ratings (for the Bayesian model, the average over the
+            kept samples).
+        """
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        layout = self._prediction_layout(frame)
+        parameters = (self._n_kept, self._bias_samples, self._factor_samples)
+        return self._predict_layout(layout, self._w0_samples, parameters)
+
+    def _prediction_layout(self, frame):
+        """The block rows of ``frame``'s rows: for the user and the item block
+        the distinct rows and each row's index among them, and the context
+        block's rows (or None)."""
+        pairs = self._pairs(frame)
+        n = len(pairs)
+        users = encode_ids(self._user_index, pairs.users, "users")
+        items = encode_ids(self._item_index, pairs.items, "items")
+        per_side = []
+        for side, codes in (("user", users), ("item", items)):
+            names = self._role_columns(f"{side}_features")
+            keys = pd.DataFrame({"__id": codes})
+            for name in names:
+                keys[name] = frame[name].to_numpy()
+            index, uniques = _group_rows(keys)
+            matrix = self._block_matrix(
+                side, uniques["__id"].to_numpy(np.int32), uniques
+            )
+            per_side.append((index, matrix))
+        context = None
+        if self._coders["context"]:
+            names = self._role_columns("context_features")
+            context = _sparse_columns(
+                self._coders["context"], frame[names].reset_index(drop=True), n
+            )
+        return n, per_side, context
+
+    def _predict_layout(self, layout, w0, parameters):
+        """Predictions of the rows of ``layout`` under ``parameters`` (see
+        :meth:`_parts`), averaged over the parameter sets."""
+        n, per_side, context = layout
+        s = parameters[0]
+        total_linear = np.zeros((n, s)) + w0
+        per_row = []
+        for k, (index, matrix) in enumerate(per_side):
+            linear, q = self._parts(k, matrix, parameters)
+            total_linear += linear[index]
+            per_row.append((index, q))
+        if context is not None:
+            linear, _ = self._parts(2, context, parameters)
+            total_linear += linear
+        out = np.empty(n)
+        width = s * self.n_components
+        step = max(1, _PREDICT_NUMBERS // width)
+        for start in range(0, n, step):
+            rows = slice(start, min(n, start + step))
+            q = sum(q[index[rows]] for index, q in per_row)
+            if context is not None:
+                q = q + context[rows] @ parameters[2][2].astype(np.float64)
+            pairwise = 0.5 * np.sum(q.reshape(q.shape[0], s, -1) ** 2, axis=2)
+            out[rows] = (total_linear[rows] + pairwise).mean(axis=1)
+        out += self.intercept_
+        if self.clip:
+            np.clip(out, *self.rating_range_, out=out)
+        return out
+
+
+class BayesianFactorizationMachine(_BaseFactorizationMachine):
     r"""Bayesian factorization machine over user, item and attribute columns.
 
     A factorization machine (Rendle, 2010) gives each feature :math:`j` a bias
@@ -350,20 +774,13 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
     """
 
     _parameter_constraints: dict = {
-        **_ExplicitFactorModel._parameter_constraints,
-        "user_features": [list, tuple, None],
-        "item_features": [list, tuple, None],
-        "context_features": [list, tuple, None],
-        "implicit_feedback": [StrOptions({"none", "user", "item", "both"})],
-        "multi_value_sep": [str, None],
+        **_BaseFactorizationMachine._parameter_constraints,
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left")],
         "prior_shape": [Interval(Real, 0, None, closed="neither")],
         "prior_rate": [Interval(Real, 0, None, closed="neither")],
         "prior_strength": [Interval(Real, 0, None, closed="neither")],
     }
-
-    _can_fold_in = False
 
     def __init__(
         self,
@@ -405,117 +822,6 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
         self.verbose = verbose
 
     # ------------------------------------------------------------------
-    # Validation of the table.
-
-    def _frame(self, X, reset):
-        """X as a DataFrame with its columns checked against the roles."""
-        if isinstance(X, pd.DataFrame):
-            validate_data(self, X, skip_check_array=True, reset=reset)
-            frame = X
-        else:
-            X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
-            frame = pd.DataFrame(X)
-        if frame.shape[1] < 2:
-            raise ValueError(
-                "X must have the user id and the item id as its first two columns, "
-                f"then any attribute columns; got {frame.shape[1]} column(s)."
-            )
-        if frame.shape[0] == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={frame.shape}) while a "
-                "minimum of 1 is required."
-            )
-        self._check_roles(frame)
-        for name in frame.columns[2:]:
-            _check_missing(frame[name], name)
-        return frame
-
-    def _check_roles(self, frame):
-        columns = list(frame.columns)
-        attributes = columns[2:]
-        owner = {}
-        for role in _ROLES:
-            for name in getattr(self, role) or ():
-                if name in columns[:2]:
-                    raise ValueError(
-                        f"{role} names {name!r}, the "
-                        f"{'user' if name == columns[0] else 'item'} id column; "
-                        "attribute roles are for the columns after the two ids."
-                    )
-                if name not in attributes:
-                    raise ValueError(
-                        f"{role} names {name!r}, which is not a column of X; "
-                        f"X's attribute columns are {attributes}."
-                    )
-                if name in owner:
-                    raise ValueError(
-                        f"Column {name!r} is in both {owner[name]} and {role}; "
-                        "give each column one role."
-                    )
-                owner[name] = role
-        for name in attributes:
-            if name not in owner:
-                raise ValueError(
-                    f"Column {name!r} of X has no role: add it to user_features, "
-                    "item_features or context_features, or drop it from X."
-                )
-
-    def _role_columns(self, role):
-        return list(getattr(self, role) or ())
-
-    @staticmethod
-    def _pairs(frame):
-        pairs = Pairs(*(_column_values(frame.iloc[:, j]) for j in range(2)))
-        _check_ids(pairs)
-        return pairs
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Learn the model from rated (user, item, attributes) rows.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_ratings, n_columns)
-            The user id and the item id of each rating as the first two
-            columns, then the attribute columns named in ``user_features``,
-            ``item_features`` and ``context_features``.
-
-        y : array-like of shape (n_ratings,)
-            The ratings.
-
-        sample_weight : None
-            Not supported yet: must be None.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        if sample_weight is not None:
-            raise ValueError(
-                "BayesianFactorizationMachine does not support sample_weight yet; "
-                "repeat the rows to weight them, or use "
-                "BayesianMatrixFactorization."
-            )
-        if y is None:
-            raise ValueError(
-                "BayesianFactorizationMachine requires y to be passed, but the "
-                "target y is None."
-            )
-        y = check_ratings(y)
-        frame = self._frame(X, reset=True)
-        y = np.asarray(_check_y(y, y_numeric=True, estimator=self), np.float64)
-        pairs = self._pairs(frame)
-        check_consistent_length(pairs.users, y)
-        _check_scale(y, np.dtype(self.dtype))
-        rng = check_random_state(self.random_state)
-        self._fit_frame = frame
-        try:
-            return self._fit_pairs(pairs, y, None, rng)
-        finally:
-            del self._fit_frame
-
-    # ------------------------------------------------------------------
     # Hooks of the base.
 
     def _check_params(self, n_train):
@@ -525,118 +831,6 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
     def _parallel_work(self, n_ratings):
         # One kernel call passes over every rating twice.
         return 20.0 * n_ratings
-
-    def _encode_values(self, codes, y, sample_weight):
-        ratings = super()._encode_values(codes, y, sample_weight)
-        # The ratings are now grouped by user, in their order within a user:
-        # the same stable permutation puts the context rows beside them.
-        self._fit_order = np.argsort(codes[0], kind="stable")
-        self._fit_codes = codes
-        return ratings
-
-    def _block_matrix(self, side, codes, frame):
-        """The block rows of ``codes`` (-1: unknown) with the attributes of
-        ``frame``'s rows: ``[id | attributes | history]``."""
-        n_ids = len(self.users_ if side == "user" else self.items_)
-        parts = [_id_columns(codes, n_ids)]
-        parts.append(_sparse_columns(self._coders[side], frame, codes.shape[0]))
-        if self._history[side] is not None:
-            parts.append(_history_rows(self._history[side], codes))
-        return sp.hstack(parts, format="csr")
-
-    def _initial_model(self, rng, ratings):
-        """The relation blocks of the training data and the starting sample."""
-        frame = self._fit_frame
-        users, items = self._fit_codes
-        order = self._fit_order
-        del self._fit_codes, self._fit_order
-        sep = self.multi_value_sep
-        self._coders, self._history, self.groups_ = {}, {}, []
-        self._fitted_attributes = {}
-        implicit = self.implicit_feedback
-        seen = self._seen
-        histories = {
-            "user": _normalized_history(seen) if implicit in ("user", "both") else None,
-            "item": _normalized_history(seen.T.tocsr())
-            if implicit in ("item", "both")
-            else None,
-        }
-        blocks, groups = [], []
-        for side, codes, n_ids in (
-            ("user", users, ratings.n_users),
-            ("item", items, ratings.n_items),
-        ):
-            names = self._role_columns(f"{side}_features")
-            # Each id's attributes are those of its first row; rows that
-            # disagree would be silently merged, so they are an error.
-            first = np.unique(codes, return_index=True)[1]
-            attributes = frame.iloc[first][names].reset_index(drop=True)
-            if names:
-                keyed = frame[names].copy()
-                keyed["__id"] = codes
-                counts = keyed.groupby("__id")[names].nunique(dropna=False)
-                bad = counts.columns[(counts > 1).any(axis=0).to_numpy()]
-                if len(bad):
-                    row = int(np.flatnonzero(counts[bad[0]].to_numpy() > 1)[0])
-                    which = (self.users_ if side == "user" else self.items_)[row]
-                    which = which.item() if hasattr(which, "item") else which
-                    owner = "a user" if side == "user" else "an item"
-                    raise ValueError(
-                        f"{side.capitalize()} {which!r} has different values of "
-                        f"{bad[0]!r} on different rows; {owner}'s attributes "
-                        "must be the same on each of its rows (or move the "
-                        "column to context_features)."
-                    )
-            self._coders[side] = [
-                (name, _ColumnCoder(name, sep).fit(attributes[name])) for name in names
-            ]
-            self._history[side] = histories[side]
-            self._fitted_attributes[side] = _sparse_columns(
-                self._coders[side], attributes, n_ids
-            )
-            matrix = self._fitted_rows(side, np.arange(n_ids, dtype=np.int32))
-            block_groups = [np.full(n_ids, len(self.groups_))]
-            self.groups_.append(f"{side} id")
-            for name, coder in self._coders[side]:
-                block_groups.append(np.full(coder.n_features, len(self.groups_)))
-                self.groups_.append(f"{side} {name}")
-            if histories[side] is not None:
-                other = ratings.n_items if side == "user" else ratings.n_users
-                block_groups.append(np.full(other, len(self.groups_)))
-                self.groups_.append(
-                    "items rated by the user"
-                    if side == "user"
-                    else "users who rated the item"
-                )
-            rows = ratings.users if side == "user" else ratings.items
-            groups.append(np.concatenate(block_groups))
-            blocks.append(Block(matrix, rows, groups[-1]))
-        names = self._role_columns("context_features")
-        self._coders["context"] = [
-            (name, _ColumnCoder(name, sep).fit(frame[name])) for name in names
-        ]
-        if names:
-            context = frame[names].iloc[order].reset_index(drop=True)
-            matrix = _sparse_columns(self._coders["context"], context, len(order))
-            block_groups = []
-            for name, coder in self._coders["context"]:
-                block_groups.append(np.full(coder.n_features, len(self.groups_)))
-                self.groups_.append(f"context {name}")
-            blocks.append(
-                Block(matrix, np.arange(len(order)), np.concatenate(block_groups))
-            )
-        self._blocks = blocks
-
-        init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-        return FMParameters(
-            bias=0.0,
-            biases=[np.zeros(block.n_features) for block in blocks],
-            factors=[
-                init_rng.standard_normal((block.n_features, self.n_components))
-                * self.init_std
-                for block in blocks
-            ],
-        )
 
     def _make_solver(self, ratings, model, rng):
         self._solver_params = FMGibbsParams(
@@ -658,7 +852,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
             ],
             "noise": np.zeros(s),
         }
-        self._n_kept = 0
+        self._n_kept_so_far = 0
         self._n_train = ratings.n_ratings
         return FMGibbsSolver(ratings, model, self._solver_params, rng, self._blocks)
 
@@ -687,7 +881,7 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
     def _after_step(self, iteration, model, solver):
         if iteration <= self.burn_in:
             return
-        s, k = self._n_kept, self.n_components
+        s, k = self._n_kept_so_far, self.n_components
         kept = self._samples
         kept["bias"][s] = model.bias
         kept["noise"][s] = solver.noise_precision
@@ -695,117 +889,475 @@ class BayesianFactorizationMachine(_ExplicitFactorModel):
             out[:, s] = w
         for out, v in zip(kept["factors"], model.factors, strict=True):
             out[:, s * k : (s + 1) * k] = v
-        self._n_kept += 1
+        self._n_kept_so_far += 1
 
-    def _set_fitted_model(self, model):
+    @property
+    def _n_kept(self):
+        return self.n_samples
+
+    def _check_fit_weights(self, sample_weight, y):
+        if sample_weight is not None:
+            raise ValueError(
+                "BayesianFactorizationMachine does not support sample_weight yet; "
+                "repeat the rows to weight them, or use FactorizationMachine or "
+                "BayesianMatrixFactorization."
+            )
+        return None
+
+    def _keep_parameters(self, model):
         kept = self._samples
         self.bias_samples_ = kept["bias"]
         self.noise_precision_ = float(kept["noise"].mean())
+        self._w0_samples = kept["bias"]
         self._bias_samples = kept["biases"]
         self._factor_samples = kept["factors"]
-        del self._samples, self._n_kept, self._blocks
-        scale = 1.0 / math.sqrt(self.n_samples)
-        sides = {}
-        for side in ("user", "item"):
-            n_ids = len(self.users_ if side == "user" else self.items_)
-            codes = np.arange(n_ids, dtype=np.int32)
-            linear, q = self._parts(
-                0 if side == "user" else 1, self._fitted_rows(side, codes)
-            )
-            own = linear + 0.5 * np.sum(
-                q.reshape(n_ids, self.n_samples, -1) ** 2, axis=2
-            )
-            sides[side] = (q * scale, own.mean(axis=1))
-        self.user_factors_ = sides["user"][0].astype(self._dtype)
-        self.item_factors_ = sides["item"][0].astype(self._dtype)
-        self.user_bias_ = sides["user"][1].astype(self._dtype)
-        self.item_bias_ = (sides["item"][1] + self.bias_samples_.mean()).astype(
-            self._dtype
-        )
+        del self._samples, self._n_kept_so_far
 
-    def _fitted_rows(self, side, codes):
-        """The training ids' block rows, with the attributes they had in fit."""
-        n_ids = len(self.users_ if side == "user" else self.items_)
-        parts = [_id_columns(codes, n_ids), self._fitted_attributes[side][codes]]
-        if self._history[side] is not None:
-            parts.append(_history_rows(self._history[side], codes))
-        return sp.hstack(parts, format="csr")
 
-    def _parts(self, k, matrix):
-        """``(linear, q)`` of block ``k``'s rows ``matrix`` for every sample:
-        (n_rows, n_samples) and (n_rows, n_samples * n_components)."""
-        w = self._bias_samples[k].astype(np.float64)
-        v = self._factor_samples[k].astype(np.float64)
-        q = matrix @ v
-        squares = (matrix.multiply(matrix)).tocsr() @ (v * v)
-        n_rows = matrix.shape[0]
-        diagonal = squares.reshape(n_rows, self.n_samples, -1).sum(axis=2)
-        return matrix @ w - 0.5 * diagonal, q
+class FactorizationMachine(_BaseFactorizationMachine):
+    r"""Factorization machine over user, item and attribute columns, by SGD or ALS.
+
+    A factorization machine (Rendle, 2010) gives each feature :math:`j` a bias
+    :math:`w_j` and a factor vector :math:`v_j` and predicts
+
+    .. math::
+
+        \hat r(x) = \mu + w_0 + \sum_j w_j x_j
+        + \sum_{j < j'} \langle v_j, v_{j'} \rangle x_j x_{j'}.
+
+    The features are those of :class:`BayesianFactorizationMachine`: the
+    user's and the item's ids, the attribute columns named in
+    ``user_features``, ``item_features`` and ``context_features``, and with
+    ``implicit_feedback`` the items each user rated (as in SVD++) and the
+    users who rated each item, in the training data only. Both solvers
+    minimise one objective over the ratings :math:`n` with sample weights
+    :math:`s_n`,
+
+    .. math::
+
+        \sum_n s_n (r_n - \hat r(x_n))^2
+        + \alpha \sum_j \left( w_j^2 + \|v_j\|^2 \right),
+
+    where :math:`\mu` is the weighted mean rating and :math:`w_0` is not
+    penalized. ``"als"`` is the coordinate-wise alternating least squares of
+    libFM: each sweep solves every parameter exactly with the others fixed.
+    ``"sgd"`` is stochastic gradient descent that runs each user's ratings
+    together, so that the user's features (with the whole implicit-feedback
+    history) are summed and stepped once per epoch rather than once per
+    rating, which keeps SVD++-style features cheap. A user or an item unknown
+    at predict time is predicted from the attributes of its row (cold start).
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Length K of the factor vectors.
+
+    solver : {"als", "sgd"}, default="als"
+        The solver, see above. ALS needs no step size; SGD's epochs are
+        cheaper than ALS's sweeps.
+
+    alpha : float, default=5.0
+        Strength of the L2 penalty, see the objective above. Must be positive
+        for ``solver="als"``.
+
+    user_features : list of str or int, default=None
+        Columns of X (names, or positions for an array) that describe the user.
+        A user's values must be the same on each of its rows.
+
+    item_features : list of str or int, default=None
+        Columns of X that describe the item.
+
+    context_features : list of str or int, default=None
+        Columns of X that describe the rating itself (e.g. its date).
+
+    implicit_feedback : {"none", "user", "item", "both"}, default="none"
+        Add the items each user rated ("user", as in SVD++), the users who
+        rated each item ("item"), or both, learned from the training pairs
+        only.
+
+    multi_value_sep : str or None, default="|"
+        Separator of the values of a multi-valued categorical column
+        ("Action|Comedy"); None treats every string as one category.
+
+    learning_rate : float, default=0.01
+        Initial SGD step size. Only used when ``solver="sgd"``.
+
+    learning_rate_schedule : {"exponential", "constant"}, default="exponential"
+        ``"exponential"``: the step size is multiplied by ``decay_rate`` after
+        every ``decay_steps`` updates; ``"constant"``: it stays at
+        ``learning_rate``. Only used when ``solver="sgd"``.
+
+    decay_rate : float, default=0.96
+        Factor applied to the step size at each decay. Only used when
+        ``solver="sgd"`` and ``learning_rate_schedule="exponential"``.
+
+    decay_steps : int or None, default=None
+        Number of updates between two decays; None means once per epoch.
+        Only used when ``solver="sgd"``.
+
+    max_iter : int or None, default=None
+        Number of epochs (SGD) or sweeps (ALS). None means 30 for SGD and 15
+        for ALS.
+
+    tol : float or None, default=None
+        When not None, training stops once the training objective (or the
+        validation score, with ``early_stopping``) has failed to improve by at
+        least ``tol`` for ``n_iter_no_change`` consecutive steps, with a
+        :class:`~sklearn.exceptions.ConvergenceWarning` if ``max_iter`` is
+        reached first. None runs exactly ``max_iter`` steps, unless
+        ``early_stopping`` is on, where None means 1e-4.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, score them after every
+        step, stop when the score stops improving, and keep the parameters of
+        the best step. The held-out rows do not enter the histories.
+
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping`` is True.
+
+    n_iter_no_change : int, default=5
+        Number of steps without improvement before stopping.
+
+    init_std : float, default=0.1
+        Standard deviation of the normal distribution the factors start from.
+
+    clip : bool, default=True
+        Clip predictions to the range of the training ratings.
+
+    dtype : {"float32", "float64"}, default="float64"
+        Floating point type of the stored parameters; the solvers work in
+        float64.
+
+    n_jobs : int or None, default=None
+        Number of threads of the compiled kernels; None means all cores,
+        except for small data sets, which run on one thread. ALS's fit does
+        not depend on it; SGD's threads update shared items without locks, so
+        its fit on several threads varies from run to run by rounding.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial factors, the SGD visiting order and the validation
+        split.
+
+    verbose : int, default=0
+        Print one line of progress per step when positive.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users, n_components)
+        Each training user's summed feature vectors (id, attributes, history).
+
+    item_factors_ : ndarray of shape (n_items, n_components)
+        The same for the training items.
+
+    user_bias_ : ndarray of shape (n_users,)
+        The user's part of the prediction that does not depend on the item.
+
+    item_bias_ : ndarray of shape (n_items,)
+        The same for the items, with the global bias :math:`w_0`.
+
+    intercept_ : float
+        The weighted mean of the training ratings :math:`\mu`.
+
+    groups_ : list of str
+        Names of the feature groups.
+
+    users_ : ndarray of shape (n_users,)
+        The raw user ids, sorted, in factor-row order.
+
+    items_ : ndarray of shape (n_items,)
+        The raw item ids, sorted, in factor-row order.
+
+    rating_range_ : tuple of float
+        Smallest and largest training rating.
+
+    n_iter_ : int
+        Number of epochs or sweeps run.
+
+    loss_curve_ : list of float
+        The objective per unit of sample weight after each step. SGD measures
+        the error of each rating just before its step.
+
+    validation_scores_ : list of float or None
+        Negative RMSE of the held-out rows after each step; None without
+        ``early_stopping``.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, the step whose parameters are kept.
+
+    item_popularity_ : ndarray of shape (n_items,)
+        Number of training ratings of each item.
+
+    fit_time_ : float
+        Seconds the last fit took.
+
+    n_features_in_ : int
+        Number of columns of X seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_columns,)
+        Column names of X when it was a DataFrame with string column names.
+
+    See Also
+    --------
+    BayesianFactorizationMachine : The same model by Gibbs sampling, with
+        per-group priors instead of a penalty to tune.
+    MatrixFactorization : Biased matrix factorization over the ids alone.
+
+    References
+    ----------
+    S. Rendle, "Factorization machines", ICDM 2010.
+
+    S. Rendle, "Factorization machines with libFM", ACM TIST 3(3), 2012.
+
+    S. Rendle, "Scaling factorization machines to relational data", VLDB 2013.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmf import FactorizationMachine
+    >>> X = pd.DataFrame({
+    ...     "user": ["ann", "ann", "bob", "bob", "cat"],
+    ...     "item": ["up", "jaws", "up", "cars", "jaws"],
+    ...     "genre": ["Animation", "Thriller", "Animation", "Animation|Comedy",
+    ...               "Thriller"],
+    ... })
+    >>> fm = FactorizationMachine(
+    ...     n_components=2, solver="sgd", item_features=["genre"],
+    ...     implicit_feedback="user", random_state=0,
+    ... ).fit(X, [5, 1, 4, 4, 2])
+    >>> new = pd.DataFrame({"user": ["ann"], "item": ["toy story"],
+    ...                     "genre": ["Animation"]})
+    >>> fm.predict(new).shape
+    (1,)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseFactorizationMachine._parameter_constraints,
+        "solver": [StrOptions({"als", "sgd"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_schedule": [StrOptions({"exponential", "constant"})],
+        "decay_rate": [Interval(Real, 0, 1, closed="right")],
+        "decay_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    _has_early_stopping = True
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        solver="als",
+        alpha=5.0,
+        user_features=None,
+        item_features=None,
+        context_features=None,
+        implicit_feedback="none",
+        multi_value_sep="|",
+        learning_rate=0.01,
+        learning_rate_schedule="exponential",
+        decay_rate=0.96,
+        decay_steps=None,
+        max_iter=None,
+        tol=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        init_std=0.1,
+        clip=True,
+        dtype="float64",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.solver = solver
+        self.alpha = alpha
+        self.user_features = user_features
+        self.item_features = item_features
+        self.context_features = context_features
+        self.implicit_feedback = implicit_feedback
+        self.multi_value_sep = multi_value_sep
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.decay_rate = decay_rate
+        self.decay_steps = decay_steps
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.init_std = init_std
+        self.clip = clip
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------
-    # Prediction.
+    # Hooks of the base.
 
-    def predict(self, X):
-        """Predict the ratings of (user, item, attributes) rows.
-
-        Known users and items bring their id and history features; every row's
-        attributes come from X, so that a user or item never seen in fit is
-        predicted from its attributes alone.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_pairs, n_columns)
-            The same columns as in :meth:`fit`.
-
-        Returns
-        -------
-        y : ndarray of shape (n_pairs,)
-            Predicted ratings: the average over the kept samples.
-        """
-        check_is_fitted(self)
-        frame = self._frame(X, reset=False)
-        pairs = self._pairs(frame)
-        n = len(pairs)
-        users = encode_ids(self._user_index, pairs.users, "users")
-        items = encode_ids(self._item_index, pairs.items, "items")
-        s = self.n_samples
-        total_linear = np.full((n, s), 0.0) + self.bias_samples_
-        per_row = []
-        for k, (side, codes) in enumerate((("user", users), ("item", items))):
-            names = self._role_columns(f"{side}_features")
-            keys = pd.DataFrame({"__id": codes})
-            for name in names:
-                keys[name] = frame[name].to_numpy()
-            index, uniques = _group_rows(keys)
-            matrix = self._block_matrix(
-                side, uniques["__id"].to_numpy(np.int32), uniques
+    def _check_params(self, n_train):
+        if self.solver == "als" and self.alpha <= 0:
+            raise ValueError(
+                "solver='als' needs alpha > 0: without a penalty a feature seen "
+                "in few ratings has no unique solution. Set alpha > 0 or use "
+                "solver='sgd'."
             )
-            linear, q = self._parts(k, matrix)
-            total_linear += linear[index]
-            per_row.append((index, q))
-        context = None
-        if self._coders["context"]:
-            names = self._role_columns("context_features")
-            matrix = _sparse_columns(
-                self._coders["context"], frame[names].reset_index(drop=True), n
+        self._dtype = np.dtype(self.dtype).type
+        if self.max_iter is not None:
+            self._max_iter = self.max_iter
+        else:
+            self._max_iter = _DEFAULT_MAX_ITER[self.solver]
+
+    def _split_validation_rows(self, n, sample_weight, rng):
+        if not self.early_stopping:
+            return None
+        n_valid = math.ceil(self.validation_fraction * n)
+        if n - n_valid < 1:
+            raise ValueError(
+                f"early_stopping holds out {n_valid} of {n} ratings, leaving "
+                "none to train on. Lower validation_fraction or pass more data."
             )
-            linear, _ = self._parts(2, matrix)
-            total_linear += linear
-            context = matrix
-        out = np.empty(n)
-        width = s * self.n_components
-        step = max(1, _PREDICT_NUMBERS // width)
-        for start in range(0, n, step):
-            rows = slice(start, min(n, start + step))
-            q = sum(q[index[rows]] for index, q in per_row)
-            if context is not None:
-                q = q + context[rows] @ self._factor_samples[2].astype(np.float64)
-            pairwise = 0.5 * np.sum(q.reshape(q.shape[0], s, -1) ** 2, axis=2)
-            out[rows] = (total_linear[rows] + pairwise).mean(axis=1)
-        out += self.intercept_
-        if self.clip:
-            np.clip(out, *self.rating_range_, out=out)
-        return out
+        shuffled = rng.permutation(n)
+        train, valid = np.sort(shuffled[n_valid:]), np.sort(shuffled[:n_valid])
+        if sample_weight is not None:
+            for name, part in (("training", train), ("validation", valid)):
+                if not np.any(sample_weight[part] > 0):
+                    raise ValueError(
+                        f"early_stopping's {name} part has only zero sample "
+                        "weights, so it has nothing to learn or score. Lower "
+                        "the share of zero weights, change validation_fraction "
+                        "or random_state, or drop the zero-weight ratings."
+                    )
+        return train, valid
+
+    def _stopping_rule(self, validation):
+        if not self.early_stopping and self.tol is None:
+            return None
+        tol = self.tol
+        if tol is None:
+            tol = _EARLY_STOPPING_TOL if self.early_stopping else 0.0
+        return _StoppingRule(tol, self.n_iter_no_change, validation)
+
+    def _parallel_work(self, n_ratings):
+        if self.solver == "sgd":
+            # A call's threads meet once, at its end.
+            return 4.0 * n_ratings * self.n_components
+        return 20.0 * n_ratings
+
+    def _make_solver(self, ratings, model, rng):
+        n_groups = len(self.groups_)
+        penalty = np.full(n_groups, float(self.alpha))
+        n_threads = self._fit_n_threads(ratings.n_ratings)
+        self._feature_penalty = [penalty[block.groups] for block in self._blocks]
+        weights = ratings.weights if ratings.weights.size else None
+        self._total_weight = (
+            float(ratings.n_ratings) if weights is None else float(weights.sum())
+        )
+        if self._validation_frame is not None:
+            self._validation_layout = self._prediction_layout(self._validation_frame)
+        if self.solver == "sgd":
+            params = FMSGDParams(
+                reg_bias=penalty,
+                reg_factors=penalty.copy(),
+                learning_rate=float(self.learning_rate),
+                learning_rate_schedule=self.learning_rate_schedule,
+                decay_rate=float(self.decay_rate),
+                decay_steps=(
+                    ratings.n_ratings if self.decay_steps is None else self.decay_steps
+                ),
+                n_threads=n_threads,
+            )
+            self._solver_params = params
+            return FMSGDSolver(ratings, model, params, rng, self._blocks)
+        from ._solvers.fm_als import FMALSParams, FMALSSolver
+
+        params = FMALSParams(
+            reg_bias=penalty, reg_factors=penalty.copy(), n_threads=n_threads
+        )
+        self._solver_params = params
+        return FMALSSolver(ratings, model, params, rng, self._blocks)
+
+    def _encode_validation(self, validation):
+        # Its block rows need the coders that the training data set up.
+        self._validation_frame = None if validation is None else validation[0]
+        if validation is None:
+            return None
+        return validation[1], validation[2]
+
+    def _fit_encoded(self, pairs, y, sample_weight, rng, validation):
+        self._validation_frame = None
+        try:
+            return super()._fit_encoded(pairs, y, sample_weight, rng, validation)
+        finally:
+            for name in (
+                "_validation_frame",
+                "_validation_layout",
+                "_feature_penalty",
+                "_total_weight",
+            ):
+                self.__dict__.pop(name, None)
+
+    def _validation_score(self, model, validation):
+        y, weights = validation
+        parameters = (
+            1,
+            [w[:, np.newaxis] for w in model.biases],
+            list(model.factors),
+        )
+        predicted = self._predict_layout(
+            self._validation_layout, np.array([model.bias]), parameters
+        )
+        return -math.sqrt(np.average((predicted - y) ** 2, weights=weights))
+
+    def _training_loss(self, data_loss, model):
+        penalty = 0.0
+        for reg, w, v in zip(
+            self._feature_penalty, model.biases, model.factors, strict=True
+        ):
+            penalty += float(reg @ (w * w)) + float(reg @ np.einsum("ij,ij->i", v, v))
+        return (data_loss + penalty) / self._total_weight
+
+    def _loss_bound(self, ratings):
+        # Far above the loss of predicting the mean: the iterates run away.
+        weights = ratings.weights if ratings.weights.size else None
+        values = ratings.values.astype(np.float64)
+        return 1e4 * (float(np.average(values**2, weights=weights)) + 1)
+
+    def _keep_parameters(self, model):
+        self._w0_samples = np.array([float(model.bias)])
+        self._bias_samples = [
+            np.asarray(w, self._dtype)[:, np.newaxis].copy() for w in model.biases
+        ]
+        self._factor_samples = [np.array(v, self._dtype) for v in model.factors]
+
+    def _step_name(self):
+        return "epoch" if self.solver == "sgd" else "sweep"
+
+    def _divergence_subject(self):
+        return f"{self.solver.upper()} diverged"
+
+    def _progress_text(self, solver):
+        text = super()._progress_text(solver)
+        if not self.validation_scores_:
+            return text
+        return f"{text}, validation RMSE {-self.validation_scores_[-1]:.5f}"
+
+    def _divergence_hint(self):
+        if self.solver == "sgd":
+            return (
+                f"Lower learning_rate (now {self.learning_rate}), raise alpha, or "
+                "bring the ratings and numeric attributes to a smaller scale."
+            )
+        return (
+            "Increase alpha, or bring the ratings and numeric attributes to a "
+            "smaller scale."
+        )
 
 
 def _group_rows(keys):
