@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from skmf._solvers._fm_fast import draw_block
 
 from skmf._solvers._base import Ratings
+from skmf._solvers.fm_als import FMALSParams, FMALSSolver, penalty
 from skmf._solvers.fm_gibbs import (
     Block,
     FMGibbsParams,
@@ -280,3 +281,250 @@ def test_gibbs_weight_two_equals_a_duplicated_rating():
     assert_same_parameters(results[0][0], results[1][0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9)
     np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-9)
+
+
+def als_params(n_groups=4, n_threads=1, seed=0):
+    rng = np.random.default_rng(seed)
+    return FMALSParams(
+        reg_bias=rng.uniform(0.1, 2.0, n_groups),
+        reg_factors=rng.uniform(0.1, 2.0, n_groups),
+        n_threads=n_threads,
+    )
+
+
+def objective(solver):
+    return solver.weighted_sse() + penalty(solver.model, solver.blocks, solver.params)
+
+
+def test_als_weight_two_equals_a_duplicated_rating():
+    weighted, duplicated, start = duplicated_problem()
+    models, losses = [], []
+    for ratings, blocks in (weighted, duplicated):
+        model = copy_parameters(start)
+        solver = FMALSSolver(ratings, model, als_params(), None, blocks)
+        losses.append([solver.step() for _ in range(4)])
+        models.append(model)
+    assert_same_parameters(models[0], models[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_als_sweeps_never_raise_the_penalized_objective(weighted):
+    rng, users, items, matrices = random_design(seed=11, n_ratings=300)
+    y = rng.normal(size=len(users)) * 2
+    weights = rng.uniform(0.1, 4.0, len(users)) if weighted else None
+    blocks = make_blocks(users, items, matrices)
+    solver = FMALSSolver(
+        make_ratings(users, items, y, weights),
+        random_parameters(rng, blocks, k=4),
+        als_params(),
+        None,
+        blocks,
+    )
+    values = [objective(solver)]
+    for _ in range(15):
+        sse = solver.step()
+        # The returned data loss is the weighted SSE of the new parameters.
+        X = materialize(blocks)
+        model = solver.model
+        e = y - fm_predict(
+            X, model.bias, np.concatenate(model.biases), np.concatenate(model.factors)
+        )
+        w = np.ones(len(y)) if weights is None else weights
+        np.testing.assert_allclose(sse, e @ (w * e), rtol=1e-10)
+        values.append(objective(solver))
+    values = np.array(values)
+    # Exact coordinate minimization: each sweep may only lower L (up to the
+    # rounding of L itself).
+    assert np.all(np.diff(values) <= 1e-12 * values[:-1]), values
+    assert values[-1] < 0.9 * values[0]
+
+
+def test_als_without_regularization_leaves_an_unrated_feature_alone():
+    """A feature no rating has, with zero regularization, has no minimizer
+    of its own: it keeps its value instead of becoming 0 / 0."""
+    rng, users, items, matrices = random_design(seed=2)
+    user = sp.hstack([matrices[0], sp.csr_matrix((matrices[0].shape[0], 1))])
+    blocks = [
+        Block(user.tocsr(), users, [0, 0, 0, 1, 1, 1, 1]),
+        *make_blocks(users, items, matrices)[1:],
+    ]
+    model = random_parameters(rng, blocks)
+    before = model.factors[0][-1].copy(), model.biases[0][-1]
+    params = FMALSParams(np.zeros(4), np.zeros(4), 1)
+    solver = FMALSSolver(
+        make_ratings(users, items, rng.normal(size=len(users))),
+        model,
+        params,
+        None,
+        blocks,
+    )
+    for _ in range(3):
+        assert np.isfinite(solver.step())
+    np.testing.assert_array_equal(model.factors[0][-1], before[0])
+    assert model.biases[0][-1] == before[1]
+    assert all(np.all(np.isfinite(v)) for v in model.factors + model.biases)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (FMALSParams(np.ones(2), np.ones(4), 1), "reg_bias has shape"),
+        (FMALSParams(np.ones(4), np.ones((4, 2)), 1), "reg_factors has shape"),
+        (FMALSParams(np.ones(4), -np.ones(4), 1), "non-negative"),
+        (FMALSParams(np.full(4, np.nan), np.ones(4), 1), "finite"),
+    ],
+)
+def test_als_bad_regularization_is_a_clear_error(params, message):
+    rng, users, items, matrices = random_design()
+    blocks = make_blocks(users, items, matrices)
+    with pytest.raises(ValueError, match=message):
+        FMALSSolver(
+            make_ratings(users, items, np.zeros(len(users))),
+            random_parameters(rng, blocks),
+            params,
+            None,
+            blocks,
+        )
+
+
+def reference_sweep(X, y, weights, model, groups, bias_prior, factor_prior, alpha,
+                    normals):  # fmt: skip
+    """One whole sweep over the materialized design, in the solvers' order."""
+    w = np.concatenate(model.biases)
+    V = np.concatenate(model.factors)
+    n, k = len(w), V.shape[1]
+    e = y - fm_predict(X, model.bias, w, V)
+    W = weights.sum()
+    w0 = model.bias + (e @ weights) / W + normals[0] / np.sqrt(alpha * W)
+    w, V = reference_draws(
+        X, y, weights, w0, w, V, range(n), groups, 0, True, bias_prior, alpha,
+        normals[1 : 1 + n],
+    )  # fmt: skip
+    for f in range(k):
+        at = 1 + n * (f + 1)
+        w, V = reference_draws(
+            X, y, weights, w0, w, V, range(n), groups, f, False,
+            (factor_prior[0][f], factor_prior[1][f]), alpha, normals[at : at + n],
+        )  # fmt: skip
+    return w0, w, V
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("solver", ["gibbs", "als"])
+def test_whole_sweep_matches_reference(solver, weighted, n_threads):
+    """The shared sweep with given priors and normals (Gibbs) or with the
+    fixed regularization and no normals (ALS) against the materialized one."""
+    rng, users, items, matrices = random_design(seed=7)
+    blocks = make_blocks(users, items, matrices)
+    y = rng.normal(size=len(users))
+    weights = rng.uniform(0.2, 3.0, len(users)) if weighted else None
+    model = random_parameters(rng, blocks)
+    start = copy_parameters(model)
+    ratings = make_ratings(users, items, y, weights)
+    groups = np.concatenate([b.groups for b in blocks])
+    k = model.factors[0].shape[1]
+    if solver == "als":
+        params = als_params(n_threads=n_threads)
+        sweeper = FMALSSolver(ratings, model, params, None, blocks)
+        sweeper.step()
+        bias_prior = (np.zeros(4), params.reg_bias)
+        factor_prior = (np.zeros((k, 4)), np.tile(params.reg_factors, (k, 1)))
+        alpha, normals = 1.0, np.zeros(sweeper.n_normals)
+    else:
+        sweeper = FMGibbsSolver(
+            ratings, model, gibbs_params(n_threads=n_threads), rng, blocks
+        )
+        bias_prior = (rng.normal(size=4), rng.uniform(1, 3, 4))
+        factor_prior = (rng.normal(size=(k, 4)), rng.uniform(1, 3, (k, 4)))
+        alpha, normals = 1.3, rng.normal(size=sweeper.n_normals)
+        sweeper._sweep(bias_prior, factor_prior, alpha, normals)
+    ref_w0, ref_w, ref_V = reference_sweep(
+        materialize(blocks), y,
+        np.ones(len(y)) if weights is None else weights, start, groups,
+        bias_prior, factor_prior, alpha, normals,
+    )  # fmt: skip
+    np.testing.assert_allclose(model.bias, ref_w0, rtol=1e-12)
+    np.testing.assert_allclose(np.concatenate(model.biases), ref_w, atol=1e-10)
+    np.testing.assert_allclose(np.concatenate(model.factors), ref_V, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["gibbs", "als"])
+def test_relation_blocks_equal_one_materialized_context_block(solver):
+    """The same model as user, item and context blocks, or as one identity
+    block holding the materialized design: the same sweeps, up to rounding
+    (the features are visited in the same order)."""
+    rng, users, items, matrices = random_design(seed=9, n_ratings=200)
+    blocks = make_blocks(users, items, matrices)
+    X = materialize(blocks)
+    groups = np.concatenate([b.groups for b in blocks])
+    flat = [Block(X, np.arange(X.shape[0]), groups)]
+    assert flat[0].identity
+    y = rng.normal(size=len(users))
+    weights = rng.uniform(0.5, 2.0, len(users))
+    ratings = make_ratings(users, items, y, weights)
+    start = random_parameters(rng, blocks)
+    models = []
+    for these, model in (
+        (blocks, copy_parameters(start)),
+        (flat, FMParameters(start.bias, [np.concatenate(start.biases)],
+                            [np.concatenate(start.factors)])),
+    ):  # fmt: skip
+        if solver == "als":
+            sweeper = FMALSSolver(ratings, model, als_params(), None, these)
+        else:
+            sweeper = FMGibbsSolver(
+                ratings, model, gibbs_params(), np.random.default_rng(4), these
+            )
+        for _ in range(3):
+            sweeper.step()
+        models.append(model)
+    np.testing.assert_allclose(models[0].bias, models[1].bias, rtol=1e-9)
+    np.testing.assert_allclose(
+        np.concatenate(models[0].biases), models[1].biases[0], rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.concatenate(models[0].factors), models[1].factors[0], rtol=1e-9, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("solver", ["gibbs", "als"])
+def test_one_and_two_threads_give_identical_sweeps(solver):
+    rng, users, items, matrices = random_design(seed=13, n_ratings=400)
+    blocks = make_blocks(users, items, matrices)
+    ratings = make_ratings(
+        users, items, rng.normal(size=len(users)), rng.uniform(0.5, 2, len(users))
+    )
+    start = random_parameters(rng, blocks)
+    results = []
+    for n_threads in (1, 2):
+        model = copy_parameters(start)
+        if solver == "als":
+            sweeper = FMALSSolver(
+                ratings, model, als_params(n_threads=n_threads), None, blocks
+            )
+        else:
+            sweeper = FMGibbsSolver(
+                ratings, model, gibbs_params(n_threads=n_threads),
+                np.random.default_rng(1), blocks,
+            )  # fmt: skip
+        losses = [sweeper.step() for _ in range(3)]
+        results.append((model, losses))
+    assert results[0][1] == results[1][1]
+    assert_same_parameters(results[0][0], results[1][0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "rows, groups, message",
+    [
+        ([0, 3], [0, 0], r"rows must be block rows in \[0, 3\)"),
+        ([0, -1], [0, 0], r"rows must be block rows in \[0, 3\)"),
+        ([[0, 1]], [0, 0], "1-D"),
+        ([0, 1], [0], "one non-negative group index per feature"),
+        ([0, 1], [0, -2], "one non-negative group index per feature"),
+    ],
+)
+def test_bad_block_is_a_clear_error(rows, groups, message):
+    with pytest.raises(ValueError, match=message):
+        Block(sp.eye(3, 2, format="csr"), np.array(rows), groups)

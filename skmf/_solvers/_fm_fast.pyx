@@ -145,7 +145,11 @@ def draw_block(
     linear : bool
         Draw the biases (slope ``x_bj``) rather than a factor.
     prior_mean, prior_precision : ndarray of float64
-        The Gaussian prior of each group, for this factor.
+        The Gaussian prior of each group, for this factor. With zero noise,
+        unit noise precision, mean 0 and precision ``lambda_g``, the draw is
+        the conditional mode: the coordinate-wise ALS update that minimizes
+        ``sum w_n e_n^2 + lambda_g theta_j^2`` (a parameter with neither data
+        nor penalty is left as it is).
     noise_precision : float
         The current draw of the noise precision ``alpha``.
     noise : ndarray of float64
@@ -238,7 +242,12 @@ def draw_block(
                         eh = x * (g * row.e0 + row.e1)
                     lam = lam + noise_precision * hh
                     num = num + noise_precision * (eh + old * hh)
-                new = num / lam + noise[j] / sqrt(lam)
+                if lam > 0.0:
+                    new = num / lam + noise[j] / sqrt(lam)
+                else:
+                    # No data and no penalty (ALS without regularization):
+                    # the objective does not depend on the parameter.
+                    new = old
                 delta = new - old
                 changed = changed + delta * delta
                 theta[j] = new
@@ -306,10 +315,13 @@ cdef double _draw_identity(
             hh = hh + wn * h * h
             eh = eh + wn * e[n] * h
         lam = prior_precision[groups[j]] + noise_precision * hh
-        new = (
-            prior_precision[groups[j]] * prior_mean[groups[j]]
-            + noise_precision * (eh + old * hh)
-        ) / lam + noise[j] / sqrt(lam)
+        if lam > 0.0:
+            new = (
+                prior_precision[groups[j]] * prior_mean[groups[j]]
+                + noise_precision * (eh + old * hh)
+            ) / lam + noise[j] / sqrt(lam)
+        else:
+            new = old
         delta = new - old
         changed = changed + delta * delta
         theta[j] = new

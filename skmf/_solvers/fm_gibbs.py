@@ -40,12 +40,31 @@ class Block:
         csc.sort_indices()
         self.n_rows, self.n_features = csr.shape
         self.rows = np.ascontiguousarray(rows, dtype=np.int32)
+        if self.rows.ndim != 1:
+            raise ValueError(
+                f"rows must be one block row per rating (1-D), got shape "
+                f"{self.rows.shape}."
+            )
+        # The kernels index with these rows: one out of range is an error
+        # here, not a crash there.
+        if self.rows.size and (self.rows.min() < 0 or self.rows.max() >= self.n_rows):
+            raise ValueError(
+                f"rows must be block rows in [0, {self.n_rows}), got values from "
+                f"{self.rows.min()} to {self.rows.max()}."
+            )
         # A block with one row per rating, in rating order (the context).
         self.identity = bool(
             self.n_rows == self.rows.shape[0]
             and np.array_equal(self.rows, np.arange(self.n_rows))
         )
         self.groups = np.ascontiguousarray(groups, dtype=np.int32)
+        if self.groups.shape != (self.n_features,) or (
+            self.groups.size and self.groups.min() < 0
+        ):
+            raise ValueError(
+                f"groups must be one non-negative group index per feature, shape "
+                f"({self.n_features},), got shape {self.groups.shape}."
+            )
         self.csr = (
             csr.indptr.astype(np.int64),
             csr.indices.astype(np.int32),
@@ -74,6 +93,10 @@ class Block:
         """``q[n] += (B theta)[rows[n]]``: the block's part of each rating."""
         block_sums(*self.csr, theta, self._sums, n_threads)
         add_block_to_ratings(self.rows, self._sums, q, n_threads)
+
+    def row_sums(self, theta, n_threads):
+        """``B theta``, one sum per block row (a scratch array of the block's)."""
+        return block_sums(*self.csr, theta, self._sums, n_threads)
 
 
 @dataclass(frozen=True)
@@ -166,7 +189,136 @@ def sample_group_priors(values, groups, n_groups, prior, rng, mean):
     return mean, precision
 
 
-class FMGibbsSolver(Solver):
+class CoordinateSweep(Solver):
+    """The coordinate-wise sweep over relation blocks that ALS and Gibbs share.
+
+    One sweep sets the global bias, then every block's biases, then each
+    factor ``f`` of every block, one parameter after the other, each from the
+    Gaussian conditional of its coordinate given all the others (the kernel
+    ``draw_block``). A subclass supplies, per sweep, the priors (Gibbs: the
+    drawn group hyper-parameters; ALS: mean 0 and the fixed regularization),
+    the noise precision and the standard normals (ALS: none, which gives each
+    conditional's mode).
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The training ratings; ``values`` are the ratings minus the intercept,
+        ``weights`` the sample weights (empty: all ones).
+    model : FMParameters
+        The starting point; updated in place. Its factor arrays are replaced
+        by Fortran-ordered copies, so that each factor's column is one
+        contiguous array the kernel updates in place.
+    params : dataclass
+        The solver's parameters; ``params.n_threads`` is the kernels' thread
+        count.
+    rng : numpy.random.RandomState or numpy.random.Generator
+    blocks : list of Block
+        The relation blocks, in the order of ``model.biases``.
+    """
+
+    def __init__(self, ratings, model, params, rng, blocks):
+        super().__init__(ratings, model, params, rng)
+        if len(blocks) != len(model.biases) or len(blocks) != len(model.factors):
+            raise ValueError(
+                f"There are {len(blocks)} blocks but {len(model.biases)} bias and "
+                f"{len(model.factors)} factor arrays; give one of each per block."
+            )
+        self.blocks = blocks
+        self.target = np.ascontiguousarray(ratings.values, dtype=np.float64)
+        # Empty means all ones, as in Ratings; the kernel reads it that way.
+        self.weights = np.ascontiguousarray(ratings.weights, dtype=np.float64)
+        if self.weights.size not in (0, self.target.shape[0]):
+            raise ValueError(
+                f"There are {self.weights.size} sample weights for "
+                f"{self.target.shape[0]} ratings; give one weight per rating."
+            )
+        self.total_weight = (
+            float(self.weights.sum()) if self.weights.size else float(len(self.target))
+        )
+        self._column_major()
+        self.residuals = self.target - predict_blocks(blocks, model)
+        self.q = np.empty(self.target.shape[0])
+        groups = [block.groups for block in blocks]
+        self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
+        self.n_components = model.factors[0].shape[1] if model.factors else 0
+        # Standard normals of one sweep: w_0, every block's biases, then
+        # every block's features once per factor.
+        self.n_normals = 1 + (1 + self.n_components) * self.all_groups.shape[0]
+
+    def _column_major(self):
+        # Column f of a Fortran-ordered factor array is contiguous: the kernel
+        # updates it in place, with no copy in and out per factor. The loop
+        # may have put back C-ordered copies (e.g. the best step's).
+        factors = self.model.factors
+        for k, v in enumerate(factors):
+            if not v.flags.f_contiguous:
+                factors[k] = np.asfortranarray(v, dtype=np.float64)
+
+    def weighted_sse(self):
+        """The weighted sum of squared residuals of the current parameters."""
+        e = self.residuals
+        return float(e @ (self.weights * e)) if self.weights.size else float(e @ e)
+
+    def _sweep(self, bias_prior, factor_prior, noise_precision, normals):
+        """Set every parameter once, in the order of libFM's sweep.
+
+        Parameters
+        ----------
+        bias_prior : tuple of ndarray of shape (n_groups,)
+            The mean and precision of each group's prior of the biases.
+        factor_prior : tuple of ndarray of shape (n_components, n_groups)
+            The mean and precision of each group's prior, row ``f`` for factor
+            ``f`` (C order: each row is contiguous).
+        noise_precision : float
+        normals : ndarray of shape (n_normals,) or None
+            The sweep's standard normals (w_0 first, then the blocks' biases,
+            then each factor's features block by block); None sets every
+            parameter to its conditional mode.
+        """
+        model, e, weights = self.model, self.residuals, self.weights
+        n_threads = self.params.n_threads
+        self._column_major()
+        if normals is None:
+            normals = np.zeros(self.n_normals)
+        alpha = noise_precision
+
+        # w_0 has a flat prior (libFM's MCMC: gamma_0 -> 0; ALS: unregularized).
+        n = self.total_weight
+        old = model.bias
+        weighted_e = e @ weights if weights.size else e.sum()
+        new = (weighted_e + n * old) / n + normals[0] / np.sqrt(alpha * n)
+        e -= new - old
+        model.bias = float(new)
+
+        at = 1
+        for block, w in zip(self.blocks, model.biases, strict=True):
+            draw_block(
+                block.indptr, block.order, *block.csr, *block.csc, block.groups,
+                w, True, bias_prior[0], bias_prior[1], alpha,
+                normals[at : at + block.n_features], self.q, e, n_threads,
+                block.identity, weights,
+            )  # fmt: skip
+            at += block.n_features
+
+        for f in range(self.n_components):
+            columns = [v[:, f] for v in model.factors]
+            self.q[:] = 0.0
+            for block, column in zip(self.blocks, columns, strict=True):
+                block.add_sums(column, self.q, n_threads)
+            for block, column in zip(self.blocks, columns, strict=True):
+                draw_block(
+                    block.indptr, block.order, *block.csr, *block.csc,
+                    block.groups, column, False, factor_prior[0][f],
+                    factor_prior[1][f], alpha,
+                    normals[at : at + block.n_features], self.q, e, n_threads,
+                    block.identity, weights,
+                )  # fmt: skip
+                at += block.n_features
+        return self.weighted_sse()
+
+
+class FMGibbsSolver(CoordinateSweep):
     """Runs one sweep at a time: the groups' priors, the global bias, every
     block's biases, each factor of every block, then the noise precision.
 
@@ -174,6 +326,7 @@ class FMGibbsSolver(Solver):
     ----------
     ratings : Ratings
         The training ratings; ``values`` are the ratings minus the intercept.
+        A sample weight ``w`` counts as ``w`` copies of its rating.
     model : FMParameters
         The starting sample; updated in place.
     params : FMGibbsParams
@@ -188,29 +341,17 @@ class FMGibbsSolver(Solver):
     """
 
     def __init__(self, ratings, model, params, rng, blocks):
-        super().__init__(ratings, model, params, rng)
+        super().__init__(ratings, model, params, rng, blocks)
         if isinstance(rng, np.random.Generator):
             self.generator = rng
         else:
             self.generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-        self.blocks = blocks
-        self.target = np.ascontiguousarray(ratings.values, dtype=np.float64)
-        # Empty means all ones, as in Ratings; the kernel reads it that way.
-        self.weights = np.ascontiguousarray(ratings.weights, dtype=np.float64)
-        self.total_weight = (
-            float(self.weights.sum()) if self.weights.size else float(len(self.target))
-        )
         self.noise_precision = float(params.initial_noise_precision)
-        self.residuals = self.target - predict_blocks(blocks, model)
-        self.q = np.empty(self.target.shape[0])
-        groups = [block.groups for block in blocks]
-        self.all_groups = np.concatenate(groups) if groups else np.zeros(0, np.int32)
         # The groups' prior means, kept from sweep to sweep (the Gibbs state);
         # they start at the hyper-prior's mean, 0.
-        k = model.factors[0].shape[1] if model.factors else 0
         self.prior_means = (
             np.zeros((params.n_groups, 1)),
-            np.zeros((params.n_groups, k)),
+            np.zeros((params.n_groups, self.n_components)),
         )
 
     def _draw_priors(self):
@@ -228,53 +369,23 @@ class FMGibbsSolver(Solver):
         return bias_prior, factor_prior
 
     def step(self):
-        """Run one sweep; return the sum of squared errors after it."""
-        model, gen, e = self.model, self.generator, self.residuals
-        n_threads = self.params.n_threads
-        alpha = self.noise_precision
+        """Run one sweep; return the weighted sum of squared errors after it."""
+        gen = self.generator
         (bias_mean, bias_precision), (mean, precision) = self._draw_priors()
-
-        # w_0 has a flat prior, as in libFM's MCMC (gamma_0 -> 0).
-        n = self.total_weight
-        weights = self.weights
-        old = model.bias
-        weighted_e = e @ weights if weights.size else e.sum()
-        draw = (weighted_e + n * old) / n + gen.standard_normal() / np.sqrt(alpha * n)
-        e -= draw - old
-        model.bias = float(draw)
-
-        for block, w in zip(self.blocks, model.biases, strict=True):
-            draw_block(
-                block.indptr, block.order, *block.csr, *block.csc, block.groups,
-                w, True, bias_mean[:, 0], bias_precision[:, 0], alpha,
-                gen.standard_normal(block.n_features), self.q, e, n_threads,
-                block.identity, weights,
-            )  # fmt: skip
-
-        n_components = model.factors[0].shape[1] if model.factors else 0
-        for f in range(n_components):
-            columns = [np.ascontiguousarray(v[:, f]) for v in model.factors]
-            self.q[:] = 0.0
-            for block, column in zip(self.blocks, columns, strict=True):
-                block.add_sums(column, self.q, n_threads)
-            for block, column in zip(self.blocks, columns, strict=True):
-                draw_block(
-                    block.indptr, block.order, *block.csr, *block.csc,
-                    block.groups, column, False,
-                    np.ascontiguousarray(mean[:, f]),
-                    np.ascontiguousarray(precision[:, f]), alpha,
-                    gen.standard_normal(block.n_features), self.q, e, n_threads,
-                    block.identity, weights,
-                )  # fmt: skip
-            for v, column in zip(model.factors, columns, strict=True):
-                v[:, f] = column
-
-        sse = float(e @ (weights * e)) if weights.size else float(e @ e)
+        # All the sweep's normals at once: the same stream, in the same order,
+        # as one call per block and factor.
+        normals = gen.standard_normal(self.n_normals)
+        sse = self._sweep(
+            (np.ascontiguousarray(bias_mean[:, 0]),
+             np.ascontiguousarray(bias_precision[:, 0])),
+            (np.ascontiguousarray(mean.T), np.ascontiguousarray(precision.T)),
+            self.noise_precision, normals,
+        )  # fmt: skip
         # alpha | rest ~ Gamma((alpha_0 + N) / 2, rate (beta_0 + SSE) / 2), in
         # libFM's parametrization, as for the group precisions; a weight w
         # counts as w copies of its rating in N and in the SSE.
         prior = self.params.prior
-        shape = (prior.shape + n) / 2
+        shape = (prior.shape + self.total_weight) / 2
         rate = (prior.rate + sse) / 2
         self.noise_precision = float(gen.gamma(shape, 1.0 / rate))
         return sse
