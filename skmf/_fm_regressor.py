@@ -24,6 +24,7 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._explicit import _check_scale, _check_weights
 from ._persistence import VersionedStateMixin
 from ._solvers._base import Ratings
+from ._solvers.fm_als import FMALSParams, FMALSSolver
 from ._solvers.fm_gibbs import (
     Block,
     FMGibbsParams,
@@ -31,6 +32,7 @@ from ._solvers.fm_gibbs import (
     FMParameters,
     FMPrior,
 )
+from ._solvers.fm_sgd import FMSGDParams, FMSGDSolver
 from ._threads import fit_n_threads
 
 # libFM's and myFM's hyper-prior: alpha_0 = beta_0 = gamma_0 = 1.
@@ -159,9 +161,9 @@ class FactorizationMachineRegressor(
 
     tol : float or None, default=1e-4
         The fit stops when the training objective (divided by the total
-        sample weight) has not fallen by more than ``tol`` for
-        ``n_iter_no_change`` consecutive sweeps; None runs ``max_iter``
-        sweeps. Not used when solver='gibbs'.
+        sample weight) has not fallen by more than ``tol`` times the
+        weighted variance of y for ``n_iter_no_change`` consecutive sweeps;
+        None runs ``max_iter`` sweeps. Not used when solver='gibbs'.
 
     n_iter_no_change : int, default=5
         Number of sweeps without an improvement of ``tol`` before stopping.
@@ -235,6 +237,17 @@ class FactorizationMachineRegressor(
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when X was a DataFrame with
         string column names.
+
+    Notes
+    -----
+    The solvers update one parameter at a time, so, as for
+    :class:`~sklearn.linear_model.SGDRegressor`, numeric features should be
+    centred and scaled (:class:`~sklearn.preprocessing.StandardScaler`):
+    a column far from zero is nearly collinear with the intercept, which
+    coordinate descent resolves very slowly. One-hot and other sparse 0/1
+    columns need nothing.
+
+    A Gibbs fit keeps ``n_features * n_components * n_samples`` numbers.
 
     See Also
     --------
@@ -386,24 +399,24 @@ class FactorizationMachineRegressor(
             n_items=1,
             indptr=np.arange(n_rows + 1, dtype=np.int64),
         )
-        block = Block(_as_csr(X), rows, np.zeros(n_features, np.int32))
+        csr = _as_csr(X)
+        block = Block(csr, rows, np.zeros(n_features, np.int32))
         self._nnz = block.csr[1].shape[0]
         # Drawn from a Generator seeded once from random_state, with a shape
         # that does not depend on the number of samples, so that a fit on
         # repeated rows starts where one with integer weights does.
         init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-        model = FMParameters(
-            bias=0.0,
-            biases=[np.zeros(n_features)],
-            factors=[
-                init_rng.standard_normal((n_features, self.n_components))
-                * self.init_std
-            ],
-        )
+        factors = init_rng.standard_normal((n_features, self.n_components))
+        factors *= self.init_std
+        model = FMParameters(bias=0.0, biases=[np.zeros(n_features)], factors=[factors])
         solver = self._make_solver(ratings, model, rng, [block])
         stopping = None
         if self.solver != "gibbs" and self.tol is not None:
-            stopping = _StoppingRule(float(self.tol), self.n_iter_no_change)
+            # tol is relative to the loss of predicting the mean, so that the
+            # rule does not depend on the scale of y.
+            spread = float(np.average((y - mean) ** 2, weights=sample_weight))
+            scale = spread if spread > 0 else 1.0
+            stopping = _StoppingRule(float(self.tol) * scale, self.n_iter_no_change)
         try:
             model = self._train(solver, model, ratings, stopping)
         finally:
@@ -445,8 +458,6 @@ class FactorizationMachineRegressor(
         # One feature group: every feature has the same penalty.
         reg = np.full(1, float(self.alpha))
         if self.solver == "sgd":
-            from ._solvers.fm_sgd import FMSGDParams, FMSGDSolver  # TODO top
-
             params = FMSGDParams(
                 reg_bias=reg,
                 reg_factors=reg,
@@ -457,8 +468,6 @@ class FactorizationMachineRegressor(
                 n_threads=n_threads,
             )
             return FMSGDSolver(ratings, model, params, rng, blocks)
-        from ._solvers.fm_als import FMALSParams, FMALSSolver  # TODO top
-
         params = FMALSParams(reg_bias=reg, reg_factors=reg, n_threads=n_threads)
         return FMALSSolver(ratings, model, params, rng, blocks)
 

@@ -302,7 +302,9 @@ def test_convergence_warning_at_max_iter():
     ],
 )
 def test_every_parameter_changes_the_fit(param, values):
-    X, y = _small_data()
+    X, _ = _small_data()
+    # Interactions of rank above 2, so that the rank matters at the optimum.
+    y = X[:, 0] * X[:, 1] + X[:, 2] * X[:, 3] - X[:, 4] * X[:, 5]
     predictions = [
         FactorizationMachineRegressor(**{param: value}, tol=None, random_state=0)
         .fit(X, y)
@@ -407,3 +409,16 @@ def test_large_x_diverges_with_a_clear_error(solver):
         assert not hasattr(fm, "coef_")
     else:
         assert np.all(np.isfinite(fm.predict(X * 1e30)))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+def test_tol_does_not_depend_on_the_scale_of_y(scale):
+    # With tol on the raw objective, y in thousands ran to max_iter.
+    X, y = _small_data(n=100)
+    fm = FactorizationMachineRegressor(
+        n_components=2, alpha=0.01 * scale, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fm.fit(X, scale * y)
+    assert fm.n_iter_ < 30
