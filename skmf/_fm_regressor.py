@@ -188,7 +188,8 @@ class FactorizationMachineRegressor(
     n_jobs : int or None, default=None
         Number of threads of the compiled kernels; None means all cores,
         except for small data sets, which run on one thread. The fitted
-        model does not depend on it.
+        model does not depend on it. solver='sgd' runs on one thread, so
+        that its fits are reproducible.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors and, for solver='sgd' and 'gibbs', the
@@ -458,6 +459,10 @@ class FactorizationMachineRegressor(
         # One feature group: every feature has the same penalty.
         reg = np.full(1, float(self.alpha))
         if self.solver == "sgd":
+            # The SGD kernel runs its groups of ratings (here, single rows)
+            # in parallel without locks; rows of X share their features, so
+            # the threads' updates race and the fit would depend on timing.
+            n_threads = 1
             params = FMSGDParams(
                 reg_bias=reg,
                 reg_factors=reg,

@@ -142,14 +142,16 @@ def test_learns_an_interaction_that_ridge_cannot(solver):
 def test_deterministic_for_a_seed_and_any_n_jobs(solver):
     X, y = _small_data(n=200)
     params = dict(n_components=3, solver=solver, n_samples=10, burn_in=5)
+    # Several two-thread fits: SGD's lock-free threads gave a different fit
+    # about every other time.
     fits = [
         FactorizationMachineRegressor(**params, random_state=7, n_jobs=n_jobs)
         .fit(X, y)
         .predict(X)
-        for n_jobs in (1, 1, 2)
+        for n_jobs in (1, 1, 2, 2, 2, 2, 2)
     ]
-    np.testing.assert_array_equal(fits[0], fits[1])
-    np.testing.assert_array_equal(fits[0], fits[2])
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other, fits[0])
     other = FactorizationMachineRegressor(**params, random_state=8).fit(X, y)
     assert not np.array_equal(other.predict(X), fits[0])
 
