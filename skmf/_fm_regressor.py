@@ -54,6 +54,28 @@ def _as_csr(X):
     return sp.csr_matrix(np.asarray(X, dtype=np.float64))
 
 
+def _feature_scale(X, sample_weight):
+    """Root mean square of each column's non-zero values (1 for none).
+
+    The initial factors are divided by it, so that the initial interactions
+    ``<v_j, v_j'> x_j x_j'`` are of size ``init_std ** 2`` whatever the
+    scale of the features: a feature near 100 would otherwise start the
+    pairwise terms 10^4 times too large, which coordinate descent takes
+    hundreds of sweeps to undo. One-hot columns keep ``init_std`` itself.
+    Weighted, so that integer weights and repeated rows agree.
+    """
+    weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    weighted = sp.diags(weights) @ X
+    squares = np.asarray(weighted.multiply(X).sum(axis=0)).ravel()
+    present = X.copy()
+    present.data[:] = 1.0
+    counts = np.asarray((sp.diags(weights) @ present).sum(axis=0)).ravel()
+    scale = np.ones(X.shape[1])
+    seen = (counts > 0) & (squares > 0)
+    scale[seen] = np.sqrt(squares[seen] / counts[seen])
+    return scale
+
+
 def _check_x_scale(X):
     """An error for features whose fourth powers float64 cannot hold.
 
@@ -175,7 +197,11 @@ class FactorizationMachineRegressor(
         solver='sgd'.
 
     init_std : float, default=0.1
-        Standard deviation of the normal distribution the factors start from.
+        Standard deviation of the normal distribution the factors start from,
+        for a feature whose non-zero values are of size 1 (one-hot columns,
+        standardized ones); each feature's starting factors are divided by
+        the root mean square of its non-zero values, so that the starting
+        interactions do not depend on the scale of X.
 
     n_samples : int, default=100
         Number of sweeps kept after the burn-in and averaged. Only used when
@@ -408,7 +434,7 @@ class FactorizationMachineRegressor(
         # repeated rows starts where one with integer weights does.
         init_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         factors = init_rng.standard_normal((n_features, self.n_components))
-        factors *= self.init_std
+        factors *= self.init_std / _feature_scale(csr, sample_weight)[:, None]
         model = FMParameters(bias=0.0, biases=[np.zeros(n_features)], factors=[factors])
         solver = self._make_solver(ratings, model, rng, [block])
         stopping = None
