@@ -398,7 +398,7 @@ class FactorizationMachineRegressor(
             for name in list(vars(self)):
                 if name.endswith("_") and not name.startswith("__"):
                     delattr(self, name)
-            for name in ("_samples", "_n_kept"):
+            for name in ("_samples", "_n_kept", "_total_weight", "_nnz"):
                 self.__dict__.pop(name, None)
             raise
 
