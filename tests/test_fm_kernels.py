@@ -10,7 +10,12 @@ relation blocks, and threads.
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from skmf._solvers._fm_fast import draw_block
+from skmf._solvers._fm_fast import (
+    add_block_to_ratings,
+    block_sums,
+    draw_block,
+    set_block_parts,
+)
 
 from skmf._solvers._base import Ratings
 from skmf._solvers.fm_als import FMALSParams, FMALSSolver, penalty
@@ -20,6 +25,7 @@ from skmf._solvers.fm_gibbs import (
     FMGibbsSolver,
     FMParameters,
     FMPrior,
+    predict_blocks,
 )
 
 # ----------------------------------------------------------------------
@@ -528,3 +534,131 @@ def test_one_and_two_threads_give_identical_sweeps(solver):
 def test_bad_block_is_a_clear_error(rows, groups, message):
     with pytest.raises(ValueError, match=message):
         Block(sp.eye(3, 2, format="csr"), np.array(rows), groups)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("linear", [True, False])
+@pytest.mark.parametrize("k", [0, 1])
+def test_rating_order_and_given_row_sums_change_no_bit(k, linear, weighted,
+                                                       n_threads):  # fmt: skip
+    """The passes in rating order (``rows``) and the row sums given by the
+    caller give bit for bit the draws of the block-row passes, and the row
+    sums come back as B @ theta of the new parameters."""
+    rng, users, items, matrices = random_design(seed=21, n_ratings=300)
+    blocks = make_blocks(users, items, matrices)
+    block = blocks[k]
+    X = materialize(blocks)
+    model = random_parameters(rng, blocks)
+    w_all, V_all = np.concatenate(model.biases), np.concatenate(model.factors)
+    y = rng.normal(size=X.shape[0])
+    weights = rng.uniform(0.2, 3.0, size=X.shape[0]) if weighted else np.ones(0)
+    prior = (rng.normal(size=4), rng.uniform(1, 3, size=4))
+    noise = rng.normal(size=block.n_features)
+    results = []
+    for rows, given in ((None, False), (block.rows, False), (block.rows, True),
+                        (None, True)):  # fmt: skip
+        e = y - fm_predict(X, model.bias, w_all, V_all)
+        q = np.asarray(X @ V_all[:, 2]).ravel()
+        theta = (model.biases[k] if linear else model.factors[k][:, 2]).copy()
+        sums = block.matrix() @ theta if given else None
+        draw_block(
+            block.indptr, block.order, *block.csr, *block.csc, block.groups,
+            theta, linear, *prior, 1.3, noise, q, e, n_threads, False, weights,
+            rows, sums,
+        )  # fmt: skip
+        results.append((theta, e, q))
+        if given and not linear:
+            np.testing.assert_allclose(sums, block.matrix() @ theta, atol=1e-12)
+    for theta, e, q in results[1:]:
+        np.testing.assert_array_equal(theta, results[0][0])
+        np.testing.assert_array_equal(e, results[0][1])
+        np.testing.assert_array_equal(q, results[0][2])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_set_block_parts_equals_the_blocks_added_one_by_one(n_threads):
+    rng, users, items, matrices = random_design(seed=4)
+    blocks = make_blocks(users, items, matrices)
+    thetas = [rng.normal(size=b.n_features) for b in blocks]
+    expected = np.zeros(len(users))
+    for block, theta in zip(blocks, thetas, strict=True):
+        sums = block_sums(*block.csr, theta, np.empty(block.n_rows), 1)
+        add_block_to_ratings(block.rows, sums, expected, 1)
+    q = np.full(len(users), np.nan)
+    set_block_parts(
+        [None if b.identity else b.rows for b in blocks],
+        [(*b.csr, t) if b.identity else b.matrix() @ t
+         for b, t in zip(blocks, thetas, strict=True)],
+        q, n_threads,
+    )  # fmt: skip
+    np.testing.assert_array_equal(q, expected)
+    set_block_parts([], [], q, n_threads)
+    np.testing.assert_array_equal(q, 0.0)
+
+
+def test_set_block_parts_bad_lengths_are_clear_errors():
+    rng, users, items, matrices = random_design(seed=4)
+    user, _, context = make_blocks(users, items, matrices)
+    q = np.zeros(len(users))
+    with pytest.raises(ValueError, match="rows for"):
+        set_block_parts([user.rows[:-1]], [np.zeros(user.n_rows)], q, 1)
+    with pytest.raises(ValueError, match="identity block 0 has"):
+        set_block_parts([None], [(*user.csr, np.zeros(user.n_features))], q, 1)
+    with pytest.raises(ValueError, match="one of each per block"):
+        set_block_parts([None, None], [(*context.csr, np.zeros(4))], q, 1)
+
+
+def test_draw_block_bad_rows_and_row_sums_are_clear_errors():
+    rng, users, items, matrices = random_design()
+    block = make_blocks(users, items, matrices)[0]
+    n = len(users)
+
+    def call(rows, sums):
+        draw_block(
+            block.indptr, block.order, *block.csr, *block.csc, block.groups,
+            np.zeros(block.n_features), False, np.zeros(2), np.ones(2), 1.0,
+            np.zeros(block.n_features), np.zeros(n), np.zeros(n), 1, False, None,
+            rows, sums,
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="block row of each rating"):
+        call(block.rows[:-1], None)
+    with pytest.raises(ValueError, match="one sum per block row"):
+        call(None, np.zeros(block.n_rows + 1))
+
+
+@pytest.mark.parametrize("solver", ["gibbs", "als"])
+def test_factor_arrays_replaced_between_sweeps_are_picked_up(solver):
+    """The solver keeps B V from sweep to sweep; factor arrays put back by the
+    caller between steps (C-ordered copies, or other values) are used."""
+    rng, users, items, matrices = random_design(seed=8)
+    blocks = make_blocks(users, items, matrices)
+    ratings = make_ratings(users, items, rng.normal(size=len(users)))
+    start = random_parameters(rng, blocks)
+    other = random_parameters(rng, blocks)
+
+    def make(model):
+        if solver == "als":
+            return FMALSSolver(ratings, model, als_params(), None, blocks)
+        return FMGibbsSolver(
+            ratings, model, gibbs_params(), np.random.default_rng(2), blocks
+        )
+
+    replaced, fresh = copy_parameters(start), copy_parameters(other)
+    a = make(replaced)
+    a.step()
+    # Put other's factors back, C-ordered, and restart a fresh solver there.
+    replaced.factors[:] = [np.ascontiguousarray(v) for v in other.factors]
+    replaced.biases[:] = [w.copy() for w in other.biases]
+    replaced.bias = other.bias
+    a.residuals = a.target - predict_blocks(blocks, replaced)
+    b = make(fresh)
+    if solver == "gibbs":
+        a.generator = np.random.default_rng(5)
+        b.generator = np.random.default_rng(5)
+        b.noise_precision = a.noise_precision
+        b.prior_means = a.prior_means
+    a.step()
+    b.step()
+    assert_same_parameters(replaced, fresh, rtol=1e-10, atol=1e-12)

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._base import Solver
-from ._fm_fast import add_block_to_ratings, block_sums, draw_block
+from ._fm_fast import add_block_to_ratings, block_sums, draw_block, set_block_parts
 
 
 class Block:
@@ -80,6 +80,13 @@ class Block:
         counts = np.bincount(self.rows, minlength=self.n_rows)
         self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.order = order
+        # The rows of each rating for the kernels' passes in rating order, or
+        # None where block-row order is rating order already (an identity
+        # block; the users when the ratings are grouped by user), which is
+        # then the faster way to visit them.
+        self.scatter_rows = (
+            None if np.array_equal(order, np.arange(order.shape[0])) else self.rows
+        )
 
         self._matrix = sp.csr_matrix(
             self.csr[::-1], shape=(self.n_rows, self.n_features), copy=False
@@ -156,7 +163,15 @@ def predict_blocks(blocks, params):
     return total + 0.5 * np.sum(total_q * total_q, axis=1)
 
 
-def sample_group_priors(values, groups, n_groups, prior, rng, mean):
+def group_members(groups, n_groups):
+    """The (n_groups, n_features) 0/1 matrix that sums parameters by group."""
+    return sp.csr_matrix(
+        (np.ones(groups.shape[0]), (groups, np.arange(groups.shape[0]))),
+        shape=(n_groups, groups.shape[0]),
+    )
+
+
+def sample_group_priors(values, groups, n_groups, prior, rng, mean, members=None):
     """Draw each group's prior ``(mean, precision)`` given its parameters.
 
     ``values`` is (n_features,) or (n_features, K), with one prior per group
@@ -165,16 +180,15 @@ def sample_group_priors(values, groups, n_groups, prior, rng, mean):
     members, ``lambda ~ Gamma((alpha_0 + n + 1) / 2, (beta_0 + sum (theta -
     mu)^2 + gamma_0 mu^2) / 2)`` given the current ``mu``, then ``mu ~ N(sum
     theta / (n + gamma_0), 1 / ((n + gamma_0) lambda))`` given the new
-    ``lambda``.
+    ``lambda``. ``members`` is :func:`group_members` of the groups, when
+    the caller keeps it from call to call.
     """
     values = values.reshape(values.shape[0], -1)
     width = values.shape[1]
     count = np.bincount(groups, minlength=n_groups).astype(np.float64)[:, None]
     # Sums by group as one sparse product (np.add.at is 10x slower).
-    members = sp.csr_matrix(
-        (np.ones(groups.shape[0]), (groups, np.arange(groups.shape[0]))),
-        shape=(n_groups, groups.shape[0]),
-    )
+    if members is None:
+        members = group_members(groups, n_groups)
     total = members @ values
     squares = members @ (values * values)
     spread = squares - 2 * mean * total + count * mean**2
@@ -237,6 +251,7 @@ class CoordinateSweep(Solver):
             float(self.weights.sum()) if self.weights.size else float(len(self.target))
         )
         self._column_major()
+        self._refresh_row_parts()
         self.residuals = self.target - predict_blocks(blocks, model)
         self.q = np.empty(self.target.shape[0])
         groups = [block.groups for block in blocks]
@@ -254,6 +269,18 @@ class CoordinateSweep(Solver):
         for k, v in enumerate(factors):
             if not v.flags.f_contiguous:
                 factors[k] = np.asfortranarray(v, dtype=np.float64)
+
+    def _refresh_row_parts(self):
+        # B V of every relation block, (n_rows, K) in Fortran order. The
+        # kernel keeps column f up to date as it draws factor f, so it is
+        # computed here once per fit instead of once per factor and block.
+        # An identity block's part is computed per rating in the pass that
+        # sums the parts (n_ratings x K would not fit at scale).
+        self._row_parts = [
+            None if block.identity else np.asfortranarray(block.matrix() @ v)
+            for block, v in zip(self.blocks, self.model.factors, strict=True)
+        ]
+        self._parts_of = list(self.model.factors)
 
     def weighted_sse(self):
         """The weighted sum of squared residuals of the current parameters."""
@@ -279,6 +306,9 @@ class CoordinateSweep(Solver):
         model, e, weights = self.model, self.residuals, self.weights
         n_threads = self.params.n_threads
         self._column_major()
+        if any(v is not w for v, w in zip(model.factors, self._parts_of, strict=True)):
+            # The factor arrays were replaced between steps.
+            self._refresh_row_parts()
         if normals is None:
             normals = np.zeros(self.n_normals)
         alpha = noise_precision
@@ -297,22 +327,31 @@ class CoordinateSweep(Solver):
                 block.indptr, block.order, *block.csr, *block.csc, block.groups,
                 w, True, bias_prior[0], bias_prior[1], alpha,
                 normals[at : at + block.n_features], self.q, e, n_threads,
-                block.identity, weights,
+                block.identity, weights, block.scatter_rows,
             )  # fmt: skip
             at += block.n_features
 
+        # Each relation block's row sums B v_f serve twice: for every
+        # rating's q, in one pass over the ratings for all blocks, and for the
+        # block's draws, which update them.
+        part_rows = [None if b.identity else b.rows for b in self.blocks]
         for f in range(self.n_components):
             columns = [v[:, f] for v in model.factors]
-            self.q[:] = 0.0
-            for block, column in zip(self.blocks, columns, strict=True):
-                block.add_sums(column, self.q, n_threads)
-            for block, column in zip(self.blocks, columns, strict=True):
+            sums = [None if Q is None else Q[:, f] for Q in self._row_parts]
+            parts = [
+                (*block.csr, column) if row_sums is None else row_sums
+                for block, column, row_sums in zip(
+                    self.blocks, columns, sums, strict=True
+                )
+            ]
+            set_block_parts(part_rows, parts, self.q, n_threads)
+            for block, column, row_sums in zip(self.blocks, columns, sums, strict=True):
                 draw_block(
                     block.indptr, block.order, *block.csr, *block.csc,
                     block.groups, column, False, factor_prior[0][f],
                     factor_prior[1][f], alpha,
                     normals[at : at + block.n_features], self.q, e, n_threads,
-                    block.identity, weights,
+                    block.identity, weights, block.scatter_rows, row_sums,
                 )  # fmt: skip
                 at += block.n_features
         return self.weighted_sse()
@@ -353,6 +392,7 @@ class FMGibbsSolver(CoordinateSweep):
             np.zeros((params.n_groups, 1)),
             np.zeros((params.n_groups, self.n_components)),
         )
+        self._members = group_members(self.all_groups, params.n_groups)
 
     def _draw_priors(self):
         model, gen = self.model, self.generator
@@ -360,11 +400,13 @@ class FMGibbsSolver(CoordinateSweep):
         biases = np.concatenate(model.biases)
         factors = np.concatenate(model.factors)
         bias_prior = sample_group_priors(
-            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0]
-        )
+            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0],
+            self._members,
+        )  # fmt: skip
         factor_prior = sample_group_priors(
-            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1]
-        )
+            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1],
+            self._members,
+        )  # fmt: skip
         self.prior_means = (bias_prior[0], factor_prior[0])
         return bias_prior, factor_prior
 
