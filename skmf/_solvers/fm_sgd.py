@@ -53,8 +53,9 @@ def step_size(params, t):
 
 
 # Estimated nanoseconds (see ``_chunks``) per multiply-add of a factor, and per
-# rating and per group beyond their factors.
-_PER_ENTRY = 1.5
+# rating and per group beyond their factors: calls of 1M ratings with implicit
+# feedback at K = 10 and 32 took 0.17 to 0.27 s on a loaded machine with these.
+_PER_ENTRY = 2.5
 _PER_RATING = 40.0
 _PER_GROUP = 100.0
 
