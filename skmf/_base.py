@@ -11,7 +11,10 @@ objective, and what to tell the user when the iterates diverge.
 
 The layers are ``_BaseFactorModel`` (here), ``_ExplicitFactorModel`` (ratings:
 ``predict``, fold-in, the explicit recommending hooks; in ``_explicit.py``)
-and the leaf estimators, which keep only what is theirs.
+and the leaf estimators, which keep only what is theirs. The loop itself is
+``_TrainingLoopMixin``, which ``_BaseFactorModel`` inherits, so that an
+estimator over other data (the generic factorization-machine regressor over
+any X) trains through the same loop without being a factor model.
 """
 
 import copy
@@ -50,7 +53,132 @@ class _StoppingRule:
     validation: object = None
 
 
-class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC):
+class _TrainingLoopMixin(ABC):
+    """The one training loop, for any estimator that steps a solver.
+
+    The factor models inherit it through :class:`_BaseFactorModel`; an
+    estimator that is not a user x item factor model (the generic
+    factorization-machine regressor) inherits it directly. The estimator
+    has ``verbose``, sets ``_max_iter`` before the loop, and implements the
+    abstract hooks; ``model`` and ``ratings`` are whatever its solver
+    updates and reads, passed through to the hooks untouched.
+    """
+
+    # Whether the model has early stopping, and so validation_scores_ and
+    # best_validation_score_.
+    _has_early_stopping = False
+
+    @abstractmethod
+    def _training_loss(self, data_loss, model):
+        """The value of ``loss_curve_`` after a step whose data loss is given."""
+
+    @abstractmethod
+    def _divergence_hint(self):
+        """What the user can do when the iterates diverge: a sentence or two."""
+
+    def _loss_bound(self, ratings):
+        """A training loss above this means the iterates are running away."""
+        return math.inf
+
+    def _step_name(self):
+        """What one step of the loop is called in messages: epoch or sweep."""
+        return "sweep"
+
+    # An optional hook, so it does nothing unless a model overrides it.
+    def _after_step(self, iteration, model, solver):  # noqa: B027
+        """Called after every step (e.g. to keep a posterior sample)."""
+
+    def _progress_text(self, solver):
+        """What the verbose progress line says of the step just run."""
+        return f": loss {self.loss_curve_[-1]:.5f}"
+
+    def _validation_score(self, model, validation):
+        raise NotImplementedError  # only models that support early stopping
+
+    def _diverged(self, iteration, what):
+        raise ValueError(
+            f"{self._divergence_subject()} at {self._step_name()} {iteration}: "
+            f"{what}. {self._divergence_hint()}"
+        )
+
+    def _divergence_subject(self):
+        """The start of the divergence message, e.g. "ALS diverged"."""
+        return f"{str(self.solver).upper()} diverged"
+
+    def _train(self, solver, model, ratings, stopping=None):
+        """The one training loop of every skmf estimator; returns the model to keep.
+
+        ``stopping`` is a :class:`_StoppingRule`, or None to run ``max_iter``
+        steps.
+        """
+        validation = None if stopping is None else stopping.validation
+        bound = self._loss_bound(ratings)
+        self.loss_curve_ = []
+        if self._has_early_stopping:
+            self.validation_scores_ = [] if validation is not None else None
+            self.best_validation_score_ = None
+        best, best_model, no_improvement = math.inf, None, 0
+        start = time.perf_counter()
+        # The kernels call BLAS/LAPACK from their own threads: BLAS must not
+        # start threads of its own inside them.
+        with single_threaded_blas():
+            for iteration in range(1, self._max_iter + 1):
+                try:
+                    data_loss = solver.step()
+                except SolverBreakdown as exc:
+                    self._diverged(iteration, str(exc))
+                loss = self._training_loss(data_loss, model)
+                if not math.isfinite(loss) or loss > bound:
+                    self._diverged(iteration, f"the training loss is {loss:.3g}")
+                self.loss_curve_.append(loss)
+                self.n_iter_ = iteration
+                self._after_step(iteration, model, solver)
+
+                stop = False
+                if stopping is not None:
+                    if validation is not None:
+                        score = self._validation_score(model, validation)
+                        self.validation_scores_.append(score)
+                        criterion = -score
+                    else:
+                        criterion = loss
+                    if criterion < best - stopping.tol:
+                        no_improvement = 0
+                    else:
+                        no_improvement += 1
+                    if criterion < best:
+                        best = criterion
+                        if validation is not None:
+                            self.best_validation_score_ = score
+                            best_model = copy.deepcopy(model)
+                    stop = no_improvement >= stopping.n_iter_no_change
+                if self.verbose:
+                    self._print_progress(iteration, start, solver)
+                if stop:
+                    break
+            else:
+                if stopping is not None:
+                    warnings.warn(
+                        f"{type(self).__name__} stopped at max_iter={self._max_iter} "
+                        "before converging; increase max_iter or tol.",
+                        ConvergenceWarning,
+                        stacklevel=4,
+                    )
+        return best_model if best_model is not None else model
+
+    def _print_progress(self, iteration, start, solver):
+        elapsed = time.perf_counter() - start
+        eta = elapsed / iteration * (self._max_iter - iteration)
+        line = (
+            f"{self._step_name().capitalize()} {iteration}/{self._max_iter}"
+            f"{self._progress_text(solver)}"
+        )
+        print(f"{line}, {elapsed:.2f} s, ETA {eta:.2f} s", flush=True)
+
+
+class _BaseFactorModel(
+    VersionedStateMixin, RecommenderMixin, _TrainingLoopMixin, BaseEstimator, ABC
+):
     """Abstract base of the factor models: parameters, ids and the loop.
 
     Subclasses set ``_has_biases`` and implement the hooks marked abstract.
@@ -71,9 +199,6 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
     # Whether the model learns user and item biases (MatrixFactorization's
     # b_u and b_i); without, the bias arrays are empty.
     _has_biases = True
-    # Whether the model has early stopping, and so validation_scores_ and
-    # best_validation_score_.
-    _has_early_stopping = False
 
     # ------------------------------------------------------------------
     # Hooks of the leaf estimators.
@@ -101,18 +226,6 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         attributes that describe ``y`` (e.g. ``intercept_``).
         """
 
-    @abstractmethod
-    def _training_loss(self, data_loss, model):
-        """The value of ``loss_curve_`` after a step whose data loss is given."""
-
-    @abstractmethod
-    def _divergence_hint(self):
-        """What the user can do when the iterates diverge: a sentence or two."""
-
-    def _loss_bound(self, ratings):
-        """A training loss above this means the iterates are running away."""
-        return math.inf
-
     def _parallel_work(self, n_ratings):
         """Arithmetic of one kernel call, to decide whether a fit is small."""
         return math.inf
@@ -125,23 +238,9 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
         """Held-out data in the form :meth:`_validation_score` reads."""
         return validation
 
-    def _step_name(self):
-        """What one step of the loop is called in messages: epoch or sweep."""
-        return "sweep"
-
     def _factors_text(self):
         """What one row of the factors holds, for :meth:`summary`."""
         return f"{self.n_components} factors per row"
-
-    def _after_step(self, iteration, model, solver):
-        """Called after every step (e.g. to keep a posterior sample)."""
-
-    def _progress_text(self, solver):
-        """What the verbose progress line says of the step just run."""
-        return f": loss {self.loss_curve_[-1]:.5f}"
-
-    def _validation_score(self, model, validation):
-        raise NotImplementedError  # only models that support early stopping
 
     # ------------------------------------------------------------------
     # The shared skeleton of fit.
@@ -277,89 +376,6 @@ class _BaseFactorModel(VersionedStateMixin, RecommenderMixin, BaseEstimator, ABC
                 f"{self.loss_curve_[-1]:.5g}",
             ]
         )
-
-    # ------------------------------------------------------------------
-    # The training loop.
-
-    def _diverged(self, iteration, what):
-        raise ValueError(
-            f"{self._divergence_subject()} at {self._step_name()} {iteration}: "
-            f"{what}. {self._divergence_hint()}"
-        )
-
-    def _divergence_subject(self):
-        """The start of the divergence message, e.g. "ALS diverged"."""
-        return f"{str(self.solver).upper()} diverged"
-
-    def _train(self, solver, model, ratings, stopping=None):
-        """The one training loop of every factor model; returns the model to keep.
-
-        ``stopping`` is a :class:`_StoppingRule`, or None to run ``max_iter``
-        steps.
-        """
-        validation = None if stopping is None else stopping.validation
-        bound = self._loss_bound(ratings)
-        self.loss_curve_ = []
-        if self._has_early_stopping:
-            self.validation_scores_ = [] if validation is not None else None
-            self.best_validation_score_ = None
-        best, best_model, no_improvement = math.inf, None, 0
-        start = time.perf_counter()
-        # The kernels call BLAS/LAPACK from their own threads: BLAS must not
-        # start threads of its own inside them.
-        with single_threaded_blas():
-            for iteration in range(1, self._max_iter + 1):
-                try:
-                    data_loss = solver.step()
-                except SolverBreakdown as exc:
-                    self._diverged(iteration, str(exc))
-                loss = self._training_loss(data_loss, model)
-                if not math.isfinite(loss) or loss > bound:
-                    self._diverged(iteration, f"the training loss is {loss:.3g}")
-                self.loss_curve_.append(loss)
-                self.n_iter_ = iteration
-                self._after_step(iteration, model, solver)
-
-                stop = False
-                if stopping is not None:
-                    if validation is not None:
-                        score = self._validation_score(model, validation)
-                        self.validation_scores_.append(score)
-                        criterion = -score
-                    else:
-                        criterion = loss
-                    if criterion < best - stopping.tol:
-                        no_improvement = 0
-                    else:
-                        no_improvement += 1
-                    if criterion < best:
-                        best = criterion
-                        if validation is not None:
-                            self.best_validation_score_ = score
-                            best_model = copy.deepcopy(model)
-                    stop = no_improvement >= stopping.n_iter_no_change
-                if self.verbose:
-                    self._print_progress(iteration, start, solver)
-                if stop:
-                    break
-            else:
-                if stopping is not None:
-                    warnings.warn(
-                        f"{type(self).__name__} stopped at max_iter={self._max_iter} "
-                        "before converging; increase max_iter or tol.",
-                        ConvergenceWarning,
-                        stacklevel=4,
-                    )
-        return best_model if best_model is not None else model
-
-    def _print_progress(self, iteration, start, solver):
-        elapsed = time.perf_counter() - start
-        eta = elapsed / iteration * (self._max_iter - iteration)
-        line = (
-            f"{self._step_name().capitalize()} {iteration}/{self._max_iter}"
-            f"{self._progress_text(solver)}"
-        )
-        print(f"{line}, {elapsed:.2f} s, ETA {eta:.2f} s", flush=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
