@@ -2,6 +2,7 @@
 
 from ._bayes import BayesianMatrixFactorization
 from ._fm import BayesianFactorizationMachine, FactorizationMachine
+from ._fm_regressor import FactorizationMachineRegressor
 from ._implicit import ImplicitMatrixFactorization
 from ._mf import MatrixFactorization
 from ._persistence import IncompatibleVersionError, load_model, save_model
@@ -13,6 +14,7 @@ __all__ = [
     "BayesianFactorizationMachine",
     "BayesianMatrixFactorization",
     "FactorizationMachine",
+    "FactorizationMachineRegressor",
     "ImplicitMatrixFactorization",
     "IncompatibleVersionError",
     "MatrixFactorization",

@@ -902,15 +902,6 @@ class BayesianFactorizationMachine(_BaseFactorizationMachine):
     def _n_kept(self):
         return self.n_samples
 
-    def _check_fit_weights(self, sample_weight, y):
-        if sample_weight is not None:
-            raise ValueError(
-                "BayesianFactorizationMachine does not support sample_weight yet; "
-                "repeat the rows to weight them, or use FactorizationMachine or "
-                "BayesianMatrixFactorization."
-            )
-        return None
-
     def _keep_parameters(self, model):
         kept = self._samples
         self.bias_samples_ = kept["bias"]

@@ -93,6 +93,8 @@ class VersionedStateMixin:
 TRUSTED_ESTIMATORS = (
     "BayesianFactorizationMachine",
     "BayesianMatrixFactorization",
+    "FactorizationMachine",
+    "FactorizationMachineRegressor",
     "ImplicitMatrixFactorization",
     "MatrixFactorization",
 )
@@ -106,6 +108,8 @@ TRUSTED_DATACLASSES = (
     "skmf._solvers.implicit_als.ImplicitALSParams",
     "skmf._solvers.fm_gibbs.FMGibbsParams",
     "skmf._solvers.fm_gibbs.FMPrior",
+    "skmf._solvers.fm_als.FMALSParams",
+    "skmf._solvers.fm_sgd.FMSGDParams",
     "skmf._implicit._Confidence",
 )
 # Plain classes an estimator may hold (e.g. the coders of a factorization

@@ -28,6 +28,7 @@ PRINTS = {
     "plot_cross_validation.py": ["no shuffling", "shuffle=True", "unseen in fit"],
     "plot_sparse_factors.py": ["l1_ratio 0.0 ", "zero factors", "test RMSE"],
     "plot_cold_start.py": ["new movies with", "FM, genres + year", "on new movies"],
+    "plot_fm_regressor.py": ["Ridge on the one-hot ids", "test RMSE", "solver='gibbs'"],
 }
 FIGURES = {
     "seed_experiment.py": [],
@@ -37,6 +38,7 @@ FIGURES = {
     "plot_cross_validation.py": ["cross_validation.png"],
     "plot_sparse_factors.py": ["sparse_factors.png"],
     "plot_cold_start.py": ["cold_start.png"],
+    "plot_fm_regressor.py": ["fm_regressor.png"],
 }
 pytest.importorskip("matplotlib", reason="the examples draw with matplotlib")
 

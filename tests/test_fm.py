@@ -326,10 +326,27 @@ def test_inconsistent_user_attributes_are_an_error():
         _model(user_features=["group"]).fit(X, y)
 
 
-def test_sample_weight_is_refused_clearly():
+def test_a_weight_of_two_is_a_repeated_rating():
+    """Weights scale each rating's terms in the sampler: weight 2 draws the
+    same chain as the rating given twice (the draws do not depend on the
+    number of ratings)."""
+    X, y = _table()
+    X = X[["user", "item", "group", "genre"]]
+    params = dict(user_features=["group"], item_features=["genre"])
+    twice = np.arange(len(y)) % 3 == 0
+    weights = np.where(twice, 2.0, 1.0)
+    weighted = _model(**params).fit(X, y, sample_weight=weights)
+    rows = np.concatenate([np.arange(len(y)), np.flatnonzero(twice)])
+    repeated = _model(**params).fit(X.iloc[rows], y[rows])
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), atol=1e-8)
+    unweighted = _model(**params).fit(X, y)
+    assert np.abs(weighted.predict(X) - unweighted.predict(X)).max() > 1e-3
+
+
+def test_bad_weights_are_refused_clearly():
     X, y = _table()
     with pytest.raises(ValueError, match="sample_weight"):
-        _model().fit(X[["user", "item"]], y, sample_weight=np.ones(len(y)))
+        _model().fit(X[["user", "item"]], y, sample_weight=-np.ones(len(y)))
 
 
 def test_multi_valued_column():

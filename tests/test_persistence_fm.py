@@ -113,3 +113,40 @@ def test_a_coder_with_an_undeclared_attribute_is_not_saved(tmp_path):
     with pytest.raises(TypeError, match="extra"):
         save_model(model, tmp_path / "fm.skmf")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("solver", ["als", "sgd"])
+def test_least_squares_machines_round_trip(tmp_path, solver):
+    from skmf import FactorizationMachine
+
+    X, y = frame()
+    model = FactorizationMachine(
+        n_components=3,
+        solver=solver,
+        user_features=["age"],
+        item_features=["genres"],
+        context_features=["hour"],
+        implicit_feedback="user",
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    loaded = load_model(save_model(model, tmp_path / "fm.skmf"))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("solver", ["als", "sgd", "gibbs"])
+def test_the_regressor_round_trips(tmp_path, solver):
+    import scipy.sparse as sp
+
+    from skmf import FactorizationMachineRegressor
+
+    rng = np.random.default_rng(0)
+    X = sp.random(200, 12, density=0.3, format="csr", random_state=0)
+    y = rng.normal(size=200)
+    model = FactorizationMachineRegressor(
+        n_components=2, solver=solver, max_iter=3, n_samples=3, burn_in=1,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    loaded = load_model(save_model(model, tmp_path / "fm.skmf"))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
