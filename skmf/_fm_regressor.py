@@ -230,14 +230,14 @@ class FactorizationMachineRegressor(
         The global bias :math:`w_0` (averaged over the kept samples for
         solver='gibbs').
 
-    coef_ : ndarray of shape (n_features_in_,)
+    coef_ : ndarray of shape (n_features,)
         The feature biases :math:`w_j` (their posterior mean for
         solver='gibbs').
 
-    factors_ : ndarray of shape (n_features_in_, n_components) or \
-            (n_features_in_, n_components * n_samples)
-        The factor vectors :math:`v_j`. For solver='gibbs', the factors of
-        every kept sample side by side, divided by ``sqrt(n_samples)``: the
+    factors_ : ndarray of shape (n_features, n_components * n_kept)
+        The factor vectors :math:`v_j` (``n_kept`` is 1). For
+        solver='gibbs' (``n_kept`` is ``n_samples``), the factors of every
+        kept sample side by side, divided by ``sqrt(n_samples)``: the
         posterior-mean prediction is then the factorization machine of
         ``intercept_``, ``coef_`` and ``factors_``. (The posterior mean of
         the factors themselves means nothing, since the model is invariant
@@ -261,7 +261,7 @@ class FactorizationMachineRegressor(
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit, when X was a DataFrame with
         string column names.
 

@@ -601,13 +601,6 @@ def test_sample_weight_pulls_the_fit_towards_heavy_ratings(solver):
         _model(solver).fit(X, y, sample_weight=-heavy)
 
 
-def test_bayesian_machine_still_refuses_sample_weight():
-    X, y = _table()
-    fm = BayesianFactorizationMachine(n_components=2, n_samples=3, burn_in=1)
-    with pytest.raises(ValueError, match="sample_weight"):
-        fm.fit(X[["user", "item"]], y, sample_weight=np.ones(len(y)))
-
-
 def test_early_stopping_keeps_the_best_step_and_leaves_the_holdout_out():
     X, y = _table()
     cols = ["user", "item", "genre"]
