@@ -388,3 +388,25 @@ def test_histories_leave_the_training_ratings_in_their_order():
     Block(history, np.array([0, 1], dtype=np.int32), np.zeros(4, np.int32))
     np.testing.assert_array_equal(items, before)
     np.testing.assert_allclose(history.toarray().sum(axis=1), [3 / np.sqrt(3)] * 2)
+
+
+def test_predict_blocks_in_chunks_matches_one_pass(monkeypatch):
+    """Chunked (bounded scratch for 10M ratings), the same predictions."""
+    import skmf._solvers.fm_gibbs as fm_gibbs
+
+    rng = np.random.default_rng(3)
+    n_ratings, n_users = 500, 20
+    users = rng.integers(0, n_users, n_ratings)
+    blocks = [
+        Block(sp.random(n_users, 6, density=0.5, random_state=1), users, np.zeros(6)),
+        Block(sp.random(n_ratings, 4, density=0.5, random_state=2),
+              np.arange(n_ratings), np.zeros(4)),
+    ]  # fmt: skip
+    params = FMParameters(
+        bias=0.3,
+        biases=[rng.normal(size=6), rng.normal(size=4)],
+        factors=[rng.normal(size=(6, 3)), rng.normal(size=(4, 3))],
+    )
+    whole = predict_blocks(blocks, params)
+    monkeypatch.setattr(fm_gibbs, "_PREDICT_CHUNK", 37)
+    np.testing.assert_allclose(predict_blocks(blocks, params), whole, rtol=1e-13)

@@ -168,14 +168,26 @@ def block_parts(blocks, params):
     return parts
 
 
+# Ratings predicted at once by predict_blocks: its scratch is n_components
+# numbers per rating and block, so whole 10M-rating sets would take gigabytes.
+_PREDICT_CHUNK = 65536
+
+
 def predict_blocks(blocks, params):
     """The factorization machine's prediction of every rating (NumPy)."""
-    total_q = 0.0
-    total = np.full(blocks[0].rows.shape[0], params.bias, dtype=np.float64)
-    for block, (linear, q) in zip(blocks, block_parts(blocks, params), strict=True):
-        total += linear[block.rows]
-        total_q = total_q + q[block.rows]
-    return total + 0.5 * np.sum(total_q * total_q, axis=1)
+    parts = block_parts(blocks, params)
+    n = blocks[0].rows.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _PREDICT_CHUNK):
+        stop = min(start + _PREDICT_CHUNK, n)
+        total = np.full(stop - start, params.bias, dtype=np.float64)
+        total_q = 0.0
+        for block, (linear, q) in zip(blocks, parts, strict=True):
+            rows = block.rows[start:stop]
+            total += linear[rows]
+            total_q = total_q + q[rows]
+        out[start:stop] = total + 0.5 * np.sum(total_q * total_q, axis=1)
+    return out
 
 
 def group_members(groups, n_groups):
