@@ -242,22 +242,27 @@ def _merge_rows(n_rows, pieces, dtype):
     return indptr, cols, values
 
 
-def _compact(csr, n_cols):
+def _compact(csr, col_bounds):
     """The block with its columns renumbered into the sorted set it uses.
 
     Returns ``(csr, need)``: ``need`` holds the fixed side's rows that the
     block's ratings name, so that a half-sweep sends the block only those
-    (Spark MLlib's out-blocks).
+    (Spark MLlib's out-blocks). Of a fixed block whose rows it names at
+    least half of, it takes them all: the fixed block then comes whole, and
+    no task picks the rows out of it every half-sweep.
     """
-    used = np.zeros(n_cols, dtype=bool)
+    used = np.zeros(col_bounds[-1], dtype=bool)
     used[csr[1]] = True
+    for start, stop in zip(col_bounds[:-1], col_bounds[1:], strict=True):
+        if 2 * np.count_nonzero(used[start:stop]) >= stop - start:
+            used[start:stop] = True
     need = np.flatnonzero(used).astype(np.int32)
     position = np.cumsum(used, dtype=np.int32)
     position -= 1
     return (csr[0], position[csr[1]], *csr[2:]), need
 
 
-def _build_user_block(n_rows, n_cols, dtype, confidence, *pieces):
+def _build_user_block(n_rows, col_bounds, dtype, confidence, *pieces):
     """One block of users, CSR style, for the kernel, from every partition's piece.
 
     The rows' ratings are in the order of a local fit's layout: by user in
@@ -267,14 +272,14 @@ def _build_user_block(n_rows, n_cols, dtype, confidence, *pieces):
     value_dtype = np.float64 if confidence is not None else dtype
     indptr, cols, values = _merge_rows(n_rows, pieces, value_dtype)
     if confidence is None:
-        return _compact((indptr, cols, values, np.empty(0, dtype)), n_cols)
-    counts = sp.csr_matrix((values, cols, indptr), shape=(n_rows, n_cols))
+        return _compact((indptr, cols, values, np.empty(0, dtype)), col_bounds)
+    counts = sp.csr_matrix((values, cols, indptr), shape=(n_rows, col_bounds[-1]))
     del indptr, cols, values
     counts.sum_duplicates()
     counts.eliminate_zeros()
     conf = confidence.in_dtype(counts.data, dtype)
     csr = (counts.indptr.astype(np.int64), counts.indices.astype(np.int32), conf)
-    return _compact(csr, n_cols)
+    return _compact(csr, col_bounds)
 
 
 def _cut_items(block, user_start, item_start, item_stop):
@@ -295,7 +300,7 @@ def _cut_items(block, user_start, item_start, item_stop):
     return indptr, users, values
 
 
-def _build_item_block(n_rows, n_cols, dtype, implicit, *pieces):
+def _build_item_block(n_rows, col_bounds, dtype, implicit, *pieces):
     """One block of items from its cuts of every user block, in user order.
 
     A stable grouping of the by-user layout, as a local fit's item layout.
@@ -306,7 +311,7 @@ def _build_item_block(n_rows, n_cols, dtype, implicit, *pieces):
         if implicit
         else (indptr, cols, values, np.empty(0, dtype))
     )
-    return _compact(csr, n_cols)
+    return _compact(csr, col_bounds)
 
 
 def _block_stats(block, fixed_bounds):
@@ -350,19 +355,13 @@ def _fixed_side(parts):
     """The fixed side's factors that a block needs, in the order of its columns.
 
     ``parts`` holds, for each fixed block that the block's ratings name, the
-    block's factors whole, with the positions to take from them, or only
-    the rows taken (by :func:`_rows_of`, where they were).
+    block's factors whole or only the rows it needs (by :func:`_rows_of`).
     """
-    rows, bias = [], []
-    for result, take in parts:
-        if take is None:
-            rows.append(result[0])
-            bias.append(result[1])
-        else:
-            rows.append(result[0][take])
-            bias.append(result[1][take] if result[1].size else result[1])
-    # A fresh array either way: the inputs are results held by the worker.
-    return np.concatenate(rows), np.concatenate(bias)
+    # A fresh array: the inputs are results held by the worker.
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+    )
 
 
 def _stats(result):
@@ -577,28 +576,22 @@ class _DaskHalfSweeps(Solver):
                 if bias.size:
                     bias[bounds[b] : bounds[b + 1]] = row_bias
 
-    def _fixed(self, fixed, takes, needs, fixed_bounds):
-        """For each block, what it needs of the fixed side's factors.
-
-        A block that needs less than half of a fixed block's rows gets only
-        those, taken by a small task where the fixed block is; otherwise it
-        gets the fixed block whole, which costs no task.
-        """
+    def _fixed(self, fixed, takes, needs):
+        """For each block, what it needs of the fixed side's factors: whole
+        fixed blocks, and the rows it needs of the others, taken by a small
+        task where they are."""
         per_block = []
         for block_takes, block_needs in zip(takes, needs, strict=True):
             parts = []
             for c, (take, n) in enumerate(zip(block_takes, block_needs, strict=True)):
                 if n == 0:
                     continue
-                size = fixed_bounds[c + 1] - fixed_bounds[c]
                 if take is None:
-                    parts.append((fixed[c], None))
-                elif 2 * n < size:
+                    parts.append(fixed[c])
+                else:
                     taken = self.client.submit(_rows_of, fixed[c], take, pure=False)
                     self._submitted.append(taken)
-                    parts.append((taken, None))
-                else:
-                    parts.append((fixed[c], take))
+                    parts.append(taken)
             per_block.append(parts)
         return per_block
 
@@ -627,13 +620,11 @@ class _DaskHalfSweeps(Solver):
             blocks, bounds, takes, needs = (
                 r.user_blocks, r.user_bounds, r.user_takes, r.user_needs
             )  # fmt: skip
-            fixed_bounds = r.item_bounds
         else:
             blocks, bounds, takes, needs = (
                 r.item_blocks, r.item_bounds, r.item_takes, r.item_needs
             )  # fmt: skip
-            fixed_bounds = r.user_bounds
-        parts = self._fixed(fixed, takes, needs, fixed_bounds)
+        parts = self._fixed(fixed, takes, needs)
         return self._submit(
             func, blocks, own, parts, bounds, side, compute_loss, *extra
         )
@@ -1057,7 +1048,7 @@ class _DaskFactorModel(BaseEstimator):
             client.submit(
                 _build_user_block,
                 int(b1 - b0),
-                n_items,
+                item_bounds,
                 dtype,
                 confidence,
                 *[client.submit(_piece, e, b) for e in encoded],
@@ -1076,7 +1067,7 @@ class _DaskFactorModel(BaseEstimator):
             client.submit(
                 _build_item_block,
                 int(c1 - c0),
-                len(user_ids),
+                user_bounds,
                 dtype,
                 implicit,
                 *[
