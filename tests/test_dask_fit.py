@@ -33,6 +33,8 @@ distributed = pytest.importorskip(
 )
 dd = pytest.importorskip("dask.dataframe")
 
+from dask.utils import key_split  # noqa: E402
+
 from skmf.dask import (  # noqa: E402
     DaskImplicitMatrixFactorization,
     DaskMatrixFactorization,
@@ -109,6 +111,23 @@ def test_distributed_als_equals_local_fit(client, ratings, cg_steps, n_blocks):
     assert dist.rating_range_ == local.rating_range_
     np.testing.assert_array_equal(dist.item_popularity_, local.item_popularity_)
     assert _rmse(dist, frame, y) == pytest.approx(_rmse(local, frame, y), rel=1e-6)
+
+
+def test_blocks_get_only_the_rows_they_name(client):
+    # Three ratings a user: an item block names about a third of each user
+    # block's rows, and gets only those, picked out where they are (Spark
+    # MLlib's out-blocks); it must still solve its rows as the local fit does.
+    X, y = make_ratings(2000, 300, 6000, random_state=2)
+    frame = pd.DataFrame({"user": X[:, 0], "item": X[:, 1]})
+    params = dict(n_components=5, cg_steps=3, max_iter=SWEEPS, random_state=0)
+    local = MatrixFactorization(solver="als", **params).fit(frame, y)
+    dist = DaskMatrixFactorization(n_blocks=7, **params)
+    with distributed.get_task_stream(client) as stream:
+        dist.fit(*_ddf(frame, y))
+    _assert_same_fit(dist, local)
+    picked = [t for t in stream.data if key_split(t["key"]) == "rows_of"]
+    # Most of the 7 x 7 pairs of item block and user block, every sweep.
+    assert len(picked) > 7 * 7 * SWEEPS // 2
 
 
 @pytest.mark.parametrize("cg_steps", [None, 3], ids=["exact", "cg"])
