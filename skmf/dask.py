@@ -2,24 +2,27 @@
 
 The ratings never come to the client. They are read partition by partition on
 the workers, their ids are counted per partition and the counts reduced into
-the sorted id tables, and each partition is cut by blocks of consecutive user
-rows and of item rows (blocked ALS, after Spark MLlib's ``ALS.scala``). Each
-block is built once by a task and stays on a worker as a Dask future.
+the sorted id tables; then each partition is read again and cut by blocks of
+consecutive user rows, the user blocks are built from the pieces and the item
+blocks cut from the user blocks (blocked ALS, after Spark MLlib's
+``ALS.scala``). Each block records the rows of the other side that its ratings
+name, with its columns renumbered into them (the out-blocks), is built once by
+a task and stays on a worker as a Dask future.
 
 Training is the local models' own: a private subclass of
 :class:`~skmf.MatrixFactorization` (or :class:`~skmf.ImplicitMatrixFactorization`)
 replaces only the hooks that touch the data (``_encode_ratings``,
-``_make_solver`` and ``_loss_bound``), so the one training loop of
-``skmf._base`` runs unchanged. Its solver is a
+``_make_solver``, ``_training_loss`` and ``_loss_bound``), so the one training
+loop of ``skmf._base`` runs unchanged. Its solver is a
 :class:`~skmf._solvers._base.Solver` whose ``step()`` submits one task per block
 and half-sweep; each task runs the same compiled half-sweep kernel as a local
-fit on its block of rows, with the other side's factors fixed. The client
-gathers the new factors after every sweep (the solver contract updates the
-model in place), which is also what makes the fit recoverable: every
-``checkpoint_interval`` sweeps the next half-sweep starts from tasks that hold
-a copy of the client's factors, so that Dask, which recomputes lost results
-from their tasks, never has to go further back than that. Nothing is
-scattered: scattered data is lost with its worker.
+fit on its block of rows, with the fixed side's factors that the block names.
+The factors stay on the workers: a sweep brings to the client only each
+block's share of the loss. Every ``checkpoint_interval`` sweeps (and at the
+end) the client gathers them, and the next sweep starts from tasks that hold
+that copy, so that Dask, which recomputes lost results from their tasks, never
+has to go further back. Nothing is scattered: scattered data is lost with its
+worker.
 
 Rows are independent and each row sees its ratings in the order a local fit
 does, so a distributed fit equals the local one with the same seed.
@@ -1475,7 +1478,8 @@ class DaskImplicitMatrixFactorization(_DaskFactorModel):
     the workers in blocks of users and of items; each half-sweep runs one task
     per block with the local compiled kernel, and the Gram matrix
     :math:`Y^\top Y` of the fixed side, the one reduction a half-sweep needs,
-    is computed on the client's copy of the factors.
+    is computed by one task over that side's blocks, as the local model
+    computes it.
 
     The client is resolved at fit, as for :class:`DaskMatrixFactorization`.
 
