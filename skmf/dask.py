@@ -2,24 +2,27 @@
 
 The ratings never come to the client. They are read partition by partition on
 the workers, their ids are counted per partition and the counts reduced into
-the sorted id tables, and each partition is cut by blocks of consecutive user
-rows and of item rows (blocked ALS, after Spark MLlib's ``ALS.scala``). Each
-block is built once by a task and stays on a worker as a Dask future.
+the sorted id tables; then each partition is read again and cut by blocks of
+consecutive user rows, the user blocks are built from the pieces and the item
+blocks cut from the user blocks (blocked ALS, after Spark MLlib's
+``ALS.scala``). Each block records the rows of the other side that its ratings
+name, with its columns renumbered into them (the out-blocks), is built once by
+a task and stays on a worker as a Dask future.
 
 Training is the local models' own: a private subclass of
 :class:`~skmf.MatrixFactorization` (or :class:`~skmf.ImplicitMatrixFactorization`)
 replaces only the hooks that touch the data (``_encode_ratings``,
-``_make_solver`` and ``_loss_bound``), so the one training loop of
-``skmf._base`` runs unchanged. Its solver is a
+``_make_solver``, ``_training_loss`` and ``_loss_bound``), so the one training
+loop of ``skmf._base`` runs unchanged. Its solver is a
 :class:`~skmf._solvers._base.Solver` whose ``step()`` submits one task per block
 and half-sweep; each task runs the same compiled half-sweep kernel as a local
-fit on its block of rows, with the other side's factors fixed. The client
-gathers the new factors after every sweep (the solver contract updates the
-model in place), which is also what makes the fit recoverable: every
-``checkpoint_interval`` sweeps the next half-sweep starts from tasks that hold
-a copy of the client's factors, so that Dask, which recomputes lost results
-from their tasks, never has to go further back than that. Nothing is
-scattered: scattered data is lost with its worker.
+fit on its block of rows, with the fixed side's factors that the block names.
+The factors stay on the workers: a sweep brings to the client only each
+block's share of the loss. Every ``checkpoint_interval`` sweeps (and at the
+end) the client gathers them, and the next sweep starts from tasks that hold
+that copy, so that Dask, which recomputes lost results from their tasks, never
+has to go further back. Nothing is scattered: scattered data is lost with its
+worker.
 
 Rows are independent and each row sees its ratings in the order a local fit
 does, so a distributed fit equals the local one with the same seed.
@@ -184,70 +187,160 @@ def _totals(summary):
     return summary[2:]
 
 
-def _piece(encoded, side, block):
-    return encoded[side][block]
+def _piece(pieces, block):
+    return pieces[block]
 
 
-def _encode_split(part, user_table, item_table, bounds, intercept, dtype, implicit):
-    """A partition's ratings as codes and values, cut by user and by item block."""
+def _encode_split(
+    part, user_table, item_table, user_bounds, intercept, dtype, implicit
+):
+    """A partition's ratings as codes and values, cut by block of users.
+
+    Returns one ``(indptr, items, values)`` per user block, its rows grouped
+    by user in the order of the input: 8 bytes a rating, where the raw
+    partition took 24 or more. The item blocks are cut from the user blocks
+    later, so that no second copy of the ratings waits beside the first.
+    """
     users, items, y = part
-    codes = (
-        pd.Index(user_table[0]).get_indexer(users).astype(np.int32),
-        pd.Index(item_table[0]).get_indexer(items).astype(np.int32),
-    )
+    user_codes = pd.Index(user_table[0]).get_indexer(users).astype(np.int32)
+    item_codes = pd.Index(item_table[0]).get_indexer(items).astype(np.int32)
+    del users, items, part
     # A local fit fits ``y - mean`` in the model's dtype; implicit feedback
     # sums the counts of repeated pairs first, in float64.
     values = y if implicit else (y - intercept).astype(dtype)
+    indptr, item_codes, values, _ = group_rows(
+        user_codes, len(user_table[0]), item_codes, values, np.empty(0, values.dtype)
+    )
     pieces = []
-    for side, side_bounds in zip(codes, bounds, strict=True):
-        block = np.searchsorted(side_bounds, side, side="right") - 1
-        order = np.argsort(block, kind="stable")
-        cuts = np.searchsorted(block[order], np.arange(len(side_bounds)))
+    for start, stop in zip(user_bounds[:-1], user_bounds[1:], strict=True):
+        first, last = indptr[start], indptr[stop]
         pieces.append(
-            [(codes[0][o], codes[1][o], values[o]) for o in np.split(order, cuts[1:-1])]
+            (
+                indptr[start : stop + 1] - first,
+                item_codes[first:last].copy(),
+                values[first:last].copy(),
+            )
         )
     return pieces
 
 
-def _build_block(side, start, stop, n_cols, dtype, confidence, *pieces):
-    """One block of rows ``start:stop`` of one side, CSR style, for the kernel.
+def _merge_rows(n_rows, pieces, dtype):
+    """Pieces of the same rows, CSR style, merged row by row in their order."""
+    counts = np.zeros(n_rows, dtype=np.int64)
+    for piece in pieces:
+        counts += np.diff(piece[0])
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    cols = np.empty(indptr[-1], dtype=np.int32)
+    values = np.empty(indptr[-1], dtype=dtype)
+    fill = indptr[:-1].copy()
+    for piece_indptr, piece_cols, piece_values in pieces:
+        n = np.diff(piece_indptr)
+        # Each rating goes after those of the earlier pieces in its row.
+        dest = np.repeat(fill - piece_indptr[:-1], n)
+        dest += np.arange(piece_cols.shape[0])
+        cols[dest] = piece_cols
+        values[dest] = piece_values
+        fill += n
+    return indptr, cols, values
 
-    The rows' ratings are in the order of a local fit's layouts: by user in
-    the order of the input, by item with the users in increasing order (as a
-    stable grouping of the by-user layout gives).
+
+def _compact(csr, col_bounds):
+    """The block with its columns renumbered into the sorted set it uses.
+
+    Returns ``(csr, need)``: ``need`` holds the fixed side's rows that the
+    block's ratings name, so that a half-sweep sends the block only those
+    (Spark MLlib's out-blocks). Of a fixed block whose rows it names at
+    least half of, it takes them all: the fixed block then comes whole, and
+    no task picks the rows out of it every half-sweep.
     """
-    users = np.concatenate([p[0] for p in pieces])
-    items = np.concatenate([p[1] for p in pieces])
-    values = np.concatenate([p[2] for p in pieces])
-    n_rows = stop - start
-    if side == "user":
-        rows, cols = users - start, items
-    else:
-        if confidence is None:
-            order = np.argsort(users, kind="stable")
-            users, items, values = users[order], items[order], values[order]
-        rows, cols = items - start, users
-    rows = rows.astype(np.int32)
+    used = np.zeros(col_bounds[-1], dtype=bool)
+    used[csr[1]] = True
+    for start, stop in zip(col_bounds[:-1], col_bounds[1:], strict=True):
+        if 2 * np.count_nonzero(used[start:stop]) >= stop - start:
+            used[start:stop] = True
+    need = np.flatnonzero(used).astype(np.int32)
+    position = np.cumsum(used, dtype=np.int32)
+    position -= 1
+    return (csr[0], position[csr[1]], *csr[2:]), need
+
+
+def _build_user_block(n_rows, col_bounds, dtype, confidence, *pieces):
+    """One block of users, CSR style, for the kernel, from every partition's piece.
+
+    The rows' ratings are in the order of a local fit's layout: by user in
+    the order of the input (implicit feedback: repeated pairs summed, items
+    in increasing order).
+    """
+    value_dtype = np.float64 if confidence is not None else dtype
+    indptr, cols, values = _merge_rows(n_rows, pieces, value_dtype)
     if confidence is None:
-        indptr, cols, values, _ = group_rows(
-            rows, n_rows, cols, values, np.empty(0, dtype)
-        )
-        return indptr, cols, values, np.empty(0, dtype)
-    counts = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_cols))
+        return _compact((indptr, cols, values, np.empty(0, dtype)), col_bounds)
+    counts = sp.csr_matrix((values, cols, indptr), shape=(n_rows, col_bounds[-1]))
+    del indptr, cols, values
     counts.sum_duplicates()
     counts.eliminate_zeros()
     conf = confidence.in_dtype(counts.data, dtype)
-    return counts.indptr.astype(np.int64), counts.indices.astype(np.int32), conf
+    csr = (counts.indptr.astype(np.int64), counts.indices.astype(np.int32), conf)
+    return _compact(csr, col_bounds)
 
 
-def _block_stats(block):
-    """Ratings per row, and the sum and sum of squares of the block's values."""
-    values = block[2].astype(np.float64)
-    return np.diff(block[0]), float(values.sum()), float(values @ values)
+def _cut_items(block, user_start, item_start, item_stop):
+    """The ratings of one user block with items in ``item_start:item_stop``,
+    grouped by item with the users in increasing order."""
+    csr, need = block
+    indptr, cols, values = csr[0], csr[1], csr[2]
+    lo, hi = np.searchsorted(need, [item_start, item_stop])
+    keep = (cols >= lo) & (cols < hi)
+    rows = np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int32), np.diff(indptr))
+    users = rows[keep]
+    del rows
+    users += np.int32(user_start)
+    items = need[cols[keep]] - np.int32(item_start)
+    indptr, users, values, _ = group_rows(
+        items, item_stop - item_start, users, values[keep], np.empty(0, values.dtype)
+    )
+    return indptr, users, values
+
+
+def _build_item_block(n_rows, col_bounds, dtype, implicit, *pieces):
+    """One block of items from its cuts of every user block, in user order.
+
+    A stable grouping of the by-user layout, as a local fit's item layout.
+    """
+    indptr, cols, values = _merge_rows(n_rows, pieces, dtype)
+    csr = (
+        (indptr, cols, values)
+        if implicit
+        else (indptr, cols, values, np.empty(0, dtype))
+    )
+    return _compact(csr, col_bounds)
+
+
+def _block_stats(block, fixed_bounds):
+    """Ratings per row, the sum and sum of squares of the values, and how
+    many rows of each fixed-side block the block's ratings name."""
+    csr, need = block
+    values = csr[2].astype(np.float64)
+    return (
+        np.diff(csr[0]),
+        float(values.sum()),
+        float(values @ values),
+        np.diff(np.searchsorted(need, fixed_bounds)),
+    )
+
+
+def _take(block, start, stop):
+    """Positions, within the fixed block of rows ``start:stop``, of the rows
+    that the block's ratings name."""
+    need = block[1]
+    lo, hi = np.searchsorted(need, [start, stop])
+    return need[lo:hi] - np.int32(start)
 
 
 def _seen_part(block):
-    return block[0], block[1]
+    csr, need = block
+    return csr[0], need[csr[1]]
 
 
 def _factor_root(factors, bias):
@@ -255,10 +348,27 @@ def _factor_root(factors, bias):
     return factors, bias, None
 
 
+def _rows_of(result, take):
+    """The rows ``take`` of a block of factors (on the worker that holds it)."""
+    rows, bias = result[0], result[1]
+    return rows[take], bias[take] if bias.size else bias
+
+
 def _fixed_side(parts):
-    factors = np.concatenate([p[0] for p in parts])
-    bias = np.concatenate([p[1] for p in parts])
-    return factors, bias
+    """The fixed side's factors that a block needs, in the order of its columns.
+
+    ``parts`` holds, for each fixed block that the block's ratings name, the
+    block's factors whole or only the rows it needs (by :func:`_rows_of`).
+    """
+    # A fresh array: the inputs are results held by the worker.
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+    )
+
+
+def _stats(result):
+    return result[2]
 
 
 def _describe(side, start):
@@ -268,8 +378,12 @@ def _describe(side, start):
 
 
 def _als_block(block, own, fixed, params, side, start, compute_loss):
-    """One ALS half-sweep over one block of rows, by the local kernel."""
-    indptr, cols, values, weights = block
+    """One ALS half-sweep over one block of rows, by the local kernel.
+
+    Returns the new rows and biases, with the rows' losses (if asked) and
+    their part of the penalty: what the client needs of a sweep.
+    """
+    (indptr, cols, values, weights), _ = block
     # The inputs are results held by the worker (and by the client's futures):
     # they must not change, so that a recomputation sees them as they were.
     rows, row_bias = own[0].copy(), own[1].copy()
@@ -289,12 +403,17 @@ def _als_block(block, own, fixed, params, side, start, compute_loss):
 
     with single_threaded_blas():
         _chunks.run_rows(call, bounds, _describe(side, start))
-    return rows, row_bias, row_loss
+    # The local model's penalty, row by row: ratings times squared norms.
+    squares = np.einsum("ij,ij->i", rows, rows)
+    if row_bias.size:
+        squares = squares + row_bias.astype(np.float64) ** 2
+    penalty = float(np.diff(indptr) @ squares)
+    return rows, row_bias, (row_loss, penalty)
 
 
 def _implicit_block(block, own, fixed, gram, params, side, start, compute_loss):
     """One implicit-ALS half-sweep over one block of rows, by the local kernel."""
-    indptr, cols, values = block
+    (indptr, cols, values), _ = block
     rows = own[0].copy()
     col_factors, _ = _fixed_side(fixed)
     n_threads = effective_n_threads(params.n_threads)
@@ -305,13 +424,39 @@ def _implicit_block(block, own, fixed, gram, params, side, start, compute_loss):
 
     def call(first, last, loss):
         return implicit_half_sweep(
-            indptr, cols, values, rows, col_factors, gram, params.cg_steps,
+            indptr, cols, values, rows, col_factors, gram[1], params.cg_steps,
             compute_loss, n_threads, first, last, loss, row_loss,
         )  # fmt: skip
 
     with single_threaded_blas():
         _chunks.run_rows(call, bounds, _describe(side, start))
-    return rows, own[1], row_loss
+    penalty = float(np.sum(rows.astype(np.float64) ** 2))
+    return rows, own[1], (row_loss, penalty)
+
+
+def _gram(reg, *results):
+    """``Y^T Y`` of a side's factors as the local solver has it, and with
+    ``reg`` added to its diagonal (as the kernel takes it).
+
+    One product over the whole side, as the local solver computes it: a sum
+    of the blocks' products rounds differently in float32, and conjugate
+    gradient magnifies that into differences of the factors well past
+    float32 rounding.
+    """
+    # A fresh, aligned array: numpy multiplies unaligned arrays (a result may
+    # sit unaligned in the message it came in) by its own loop, which rounds
+    # differently from BLAS.
+    rows = np.concatenate([r[0] for r in results])
+    gram = rows.T @ rows
+    regularized = np.array(gram, order="C")
+    regularized[np.diag_indices_from(regularized)] += reg
+    return gram, regularized
+
+
+def _gram_loss(user_gram, item_gram):
+    """What every cell pays, ``sum(U G U^T)``, by the Gram matrices
+    (``trace(U^T U G)``), without the factors."""
+    return float(np.einsum("ij,ij->", user_gram[0], item_gram[0], dtype=np.float64))
 
 
 def _predict_partition(X, model):
@@ -333,10 +478,17 @@ class _BlockedRatings:
     """
 
     client: object
-    user_blocks: list  # futures of (indptr, items, values[, weights])
+    user_blocks: list  # futures of ((indptr, items, values[, weights]), need)
     item_blocks: list
     user_bounds: np.ndarray  # block b holds rows bounds[b]:bounds[b + 1]
     item_bounds: np.ndarray
+    # For each block and each fixed-side block: a future of the positions of
+    # the rows that the block needs from it, or None for all or none of them
+    # (``user_needs[b][c]`` says how many).
+    user_takes: list
+    item_takes: list
+    user_needs: list
+    item_needs: list
     n_users: int
     n_items: int
     n_ratings: int  # pairs the solver fits (implicit: repeats summed)
@@ -376,11 +528,13 @@ def _cost_bounds(counts, n_blocks, row_costs):
 class _DaskHalfSweeps(Solver):
     """The half-sweeps of a fit as Dask tasks, one per block of rows.
 
-    ``step()`` runs one sweep on the cluster and gathers the new factors into
-    ``self.model`` in place. The futures of the previous sweep are kept until
-    the next one is gathered, so that a lost result is recomputed from them;
-    every ``checkpoint_interval`` sweeps the factors are rooted again in tasks
-    that hold the client's copy, so that no recomputation reaches further back.
+    The factors stay on the workers, as the futures of each block's last
+    task; a sweep brings to the client only each block's share of the loss.
+    Every ``checkpoint_interval`` sweeps (and at the end) the client gathers
+    the factors into ``self.model`` and roots them again in tasks that hold
+    that copy, so that Dask, which recomputes lost results from their tasks,
+    never goes further back. The futures of the previous sweep are kept until
+    the next one is done.
     """
 
     def __init__(self, ratings, model, params, rng, *, checkpoint_interval):
@@ -389,6 +543,7 @@ class _DaskHalfSweeps(Solver):
         self.checkpoint_interval = checkpoint_interval
         self.n_sweeps = 0
         self.users = self.items = None  # futures of each block's factors
+        self.penalty = None  # of the last sweep, before multiplying by alpha
 
     def _root(self):
         """The current factors as tasks that hold a copy of them."""
@@ -412,13 +567,44 @@ class _DaskHalfSweeps(Solver):
                 )
             )
 
+    def _pull(self):
+        """The factors of the workers into the client's model, in place."""
+        m, r = self.model, self.ratings
+        for futures, factors, bias, bounds in (
+            (self.users, m.user_factors, m.user_bias, r.user_bounds),
+            (self.items, m.item_factors, m.item_bias, r.item_bounds),
+        ):
+            for b, (rows, row_bias, _) in enumerate(self.client.gather(futures)):
+                factors[bounds[b] : bounds[b + 1]] = rows
+                if bias.size:
+                    bias[bounds[b] : bounds[b + 1]] = row_bias
+
+    def _fixed(self, fixed, takes, needs):
+        """For each block, what it needs of the fixed side's factors: whole
+        fixed blocks, and the rows it needs of the others, taken by a small
+        task where they are."""
+        per_block = []
+        for block_takes, block_needs in zip(takes, needs, strict=True):
+            parts = []
+            for c, (take, n) in enumerate(zip(block_takes, block_needs, strict=True)):
+                if n == 0:
+                    continue
+                if take is None:
+                    parts.append(fixed[c])
+                else:
+                    taken = self.client.submit(_rows_of, fixed[c], take, pure=False)
+                    self._submitted.append(taken)
+                    parts.append(taken)
+            per_block.append(parts)
+        return per_block
+
     def _submit(self, func, blocks, own, fixed, bounds, side, compute_loss, *extra):
         futures = [
             self.client.submit(
                 func,
                 block,
                 own[b],
-                fixed,
+                fixed[b],
                 *extra,
                 self.params,
                 side,
@@ -431,18 +617,29 @@ class _DaskHalfSweeps(Solver):
         self._submitted += futures
         return futures
 
-    def _gather(self, futures, factors, bias):
-        """Block results into the client's arrays; returns the rows' losses."""
-        results = self.client.gather(futures)
-        start = 0
-        for rows, row_bias, _ in results:
-            stop = start + rows.shape[0]
-            factors[start:stop] = rows
-            if bias.size:
-                bias[start:stop] = row_bias
-            start = stop
-        losses = [r[2] for r in results if r[2] is not None]
-        return np.concatenate(losses) if losses else None
+    def _half_sweep(self, func, side, own, fixed, compute_loss, *extra):
+        r = self.ratings
+        if side == "user":
+            blocks, bounds, takes, needs = (
+                r.user_blocks, r.user_bounds, r.user_takes, r.user_needs
+            )  # fmt: skip
+        else:
+            blocks, bounds, takes, needs = (
+                r.item_blocks, r.item_bounds, r.item_takes, r.item_needs
+            )  # fmt: skip
+        parts = self._fixed(fixed, takes, needs)
+        return self._submit(
+            func, blocks, own, parts, bounds, side, compute_loss, *extra
+        )
+
+    def _collect(self, futures):
+        """The small results of a sweep: waits for the sweep to end."""
+        return self.client.gather(futures)
+
+    def _stats(self, users, items):
+        stats = [self.client.submit(_stats, f) for f in users + items]
+        self._submitted += stats
+        return stats
 
     @staticmethod
     def _sum_in_order(row_loss):
@@ -450,12 +647,21 @@ class _DaskHalfSweeps(Solver):
         # from call to call; so does a cumulative sum over all the blocks.
         return float(np.cumsum(row_loss)[-1]) if row_loss.size else 0.0
 
+    def _losses(self, stats):
+        """The data loss of the item rows and the penalty of both sides."""
+        row_loss = [s[0] for s in stats if s[0] is not None]
+        row_loss = np.concatenate(row_loss) if row_loss else np.empty(0)
+        self.penalty = math.fsum(s[1] for s in stats)
+        return self._sum_in_order(row_loss)
+
     def step(self):
         held = self.users, self.items
         self._submitted = []
-        if self.users is None or self.n_sweeps % self.checkpoint_interval == 0:
-            self.users, self.items = self._root()
         try:
+            if self.users is None or self.n_sweeps % self.checkpoint_interval == 0:
+                if self.users is not None:
+                    self._pull()
+                self.users, self.items = self._root()
             users, items, loss = self._sweep()
         except BaseException:
             # A kernel's failure, Ctrl-C or a lost cluster: nothing of this
@@ -467,62 +673,55 @@ class _DaskHalfSweeps(Solver):
         self.n_sweeps += 1
         return loss
 
+    def finish(self):
+        """Bring the last sweep's factors to the client's model."""
+        if self.users is not None:
+            self._pull()
+
 
 class _DaskALS(_DaskHalfSweeps):
     """Explicit ALS (exact or CG): ``als_half_sweep`` on blocks of rows."""
 
     def _sweep(self):
-        r, m = self.ratings, self.model
-        users = self._submit(
-            _als_block, r.user_blocks, self.users, self.items, r.user_bounds,
-            "user", False,
-        )  # fmt: skip
-        items = self._submit(
-            _als_block, r.item_blocks, self.items, users, r.item_bounds, "item", True
-        )
-        # The item tasks run while the user factors come to the client.
-        self._gather(users, m.user_factors, m.user_bias)
-        row_loss = self._gather(items, m.item_factors, m.item_bias)
-        return users, items, self._sum_in_order(row_loss)
-
-
-def _regularized(gram, reg):
-    regularized = np.array(gram, order="C")
-    regularized[np.diag_indices_from(regularized)] += reg
-    return regularized
+        users = self._half_sweep(_als_block, "user", self.users, self.items, False)
+        items = self._half_sweep(_als_block, "item", self.items, users, True)
+        stats = self._collect(self._stats(users, items))
+        return users, items, self._losses(stats)
 
 
 class _DaskImplicitALS(_DaskHalfSweeps):
     """Implicit ALS: ``implicit_half_sweep`` on blocks of rows.
 
-    The Gram matrices ``Y^T Y`` are the one reduction of each half-sweep; the
-    client computes them on its copy of the factors, as the local solver does.
+    The Gram matrices ``Y^T Y`` are the one reduction of each half-sweep,
+    by one task over the side's blocks (see :func:`_gram`); the loss of the
+    cells left out comes from the two Gram matrices.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._item_gram = None
 
+    def _gram(self, results):
+        gram = self.client.submit(_gram, self.params.reg, *results, pure=False)
+        self._submitted.append(gram)
+        return gram
+
     def _sweep(self):
-        r, m, reg = self.ratings, self.model, self.params.reg
-        user_rows, item_rows = m.user_factors, m.item_factors
         if self._item_gram is None:
-            self._item_gram = item_rows.T @ item_rows
-        users = self._submit(
-            _implicit_block, r.user_blocks, self.users, self.items, r.user_bounds,
-            "user", False, _regularized(self._item_gram, reg),
-        )  # fmt: skip
-        self._gather(users, user_rows, m.user_bias)
-        items = self._submit(
-            _implicit_block, r.item_blocks, self.items, users, r.item_bounds,
-            "item", True, _regularized(user_rows.T @ user_rows, reg),
-        )  # fmt: skip
-        row_loss = self._gather(items, item_rows, m.item_bias)
-        self._item_gram = item_rows.T @ item_rows
-        every = np.einsum(
-            "ij,ij->", user_rows @ self._item_gram, user_rows, dtype=np.float64
+            self._item_gram = self._gram(self.items)
+        users = self._half_sweep(
+            _implicit_block, "user", self.users, self.items, False, self._item_gram
         )
-        return users, items, float(every + self._sum_in_order(row_loss))
+        user_gram = self._gram(users)
+        items = self._half_sweep(
+            _implicit_block, "item", self.items, users, True, user_gram
+        )
+        item_gram = self._gram(items)
+        every = self.client.submit(_gram_loss, user_gram, item_gram)
+        self._submitted.append(every)
+        *stats, every = self._collect(self._stats(users, items) + [every])
+        self._item_gram = item_gram
+        return users, items, float(every + self._losses(stats))
 
 
 # ----------------------------------------------------------------------
@@ -539,6 +738,17 @@ class _BlockedTraining:
         # (``pairs`` is the _BlockedRatings); the fitted attributes describing
         # them were set there too.
         return pairs
+
+    def _train(self, solver, model, ratings, stopping=None):
+        # The loop's training loss takes the penalty from the solver, which
+        # has it from the workers: the factors are not on the client.
+        self._blocked_solver = solver
+        try:
+            model = super()._train(solver, model, ratings, stopping)
+            solver.finish()
+            return model
+        finally:
+            del self._blocked_solver
 
 
 class _BlockedMF(_BlockedTraining, MatrixFactorization):
@@ -559,6 +769,11 @@ class _BlockedMF(_BlockedTraining, MatrixFactorization):
             ratings, model, params, rng, checkpoint_interval=self._checkpoint_interval
         )
 
+    def _training_loss(self, data_loss, model):
+        # MatrixFactorization's, with the penalty summed on the workers.
+        penalty = self._blocked_solver.penalty
+        return (data_loss + self.alpha * penalty) / self._total_weight
+
     def _loss_bound(self, ratings):
         return 1e4 * (ratings.value_squares / ratings.n_ratings + 1)
 
@@ -575,6 +790,11 @@ class _BlockedImplicitMF(_BlockedTraining, ImplicitMatrixFactorization):
         return _DaskImplicitALS(
             ratings, model, params, rng, checkpoint_interval=self._checkpoint_interval
         )
+
+    def _training_loss(self, data_loss, model):
+        # ImplicitMatrixFactorization's, with the penalty summed on the workers.
+        penalty = self._blocked_solver.penalty
+        return (data_loss + self.alpha * penalty) / self._n_cells
 
     def _loss_bound(self, ratings):
         return 1e4 * (ratings.value_sum / (ratings.n_users * ratings.n_items) + 1)
@@ -595,6 +815,22 @@ def _resolve_client(client):
             "client = distributed.Client() for a local cluster or "
             "Client('scheduler-address:8786'), or set model.client."
         ) from None
+
+
+def _worker_threads(client):
+    """Threads of each worker, from the scheduler (the client's own copy of
+    the scheduler's state may not list workers that started after it)."""
+    threads = client.nthreads()
+    if not threads:
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise ValueError(
+                "The Dask cluster has no worker: start some (e.g. dask worker "
+                "tcp://scheduler:8786) or scale the cluster, then fit again."
+            ) from None
+        threads = client.nthreads()
+    return threads
 
 
 def _is_dask_collection(obj):
@@ -743,17 +979,19 @@ class _DaskFactorModel(BaseEstimator):
             dask.delayed(_read_partition, pure=True)(part, i, implicit)
             for i, part in enumerate(parts)
         ]
-        raw = client.compute(read)
+        # First pass: the ids. Each partition is read, counted and let go:
+        # no raw partition waits in memory for the others.
         summary = _tree_reduce(
             client,
             _merge_summaries,
-            [client.submit(_partition_summary, part) for part in raw],
+            client.compute([dask.delayed(_partition_summary)(r) for r in read]),
         )
         users = client.submit(_ids_of, summary, 0)
         items = client.submit(_ids_of, summary, 1)
         (user_ids, per_user), (item_ids, per_item), totals = client.gather(
             [users, items, client.submit(_totals, summary)]
         )
+        del summary
         n, total, low, high = totals
         if n == 0:
             raise ValueError(
@@ -782,59 +1020,81 @@ class _DaskFactorModel(BaseEstimator):
             def costs(indptr):
                 return als_row_costs(indptr, k, trainer.fit_biases, cg)
 
+        threads = _worker_threads(client)
         n_blocks = self.n_blocks
         if n_blocks is None:
-            workers = client.scheduler_info()["workers"].values()
-            threads = sum(w["nthreads"] for w in workers)
-            n_blocks = max(1, min(threads, n // _MIN_BLOCK_RATINGS))
-        bounds = [
+            n_blocks = max(1, min(sum(threads.values()), n // _MIN_BLOCK_RATINGS))
+        user_bounds, item_bounds = (
             _cost_bounds(counts, n_blocks, costs) for counts in (per_user, per_item)
-        ]
-        encoded = [
-            client.submit(
-                _encode_split, part, users, items, bounds, intercept, dtype, implicit
-            )
-            for part in raw
-        ]
-        # From here on the tasks hold what they need: a result that no task
-        # and no future wants any more is freed on its worker at once (and
-        # stays recomputable from its task while a block depends on it).
-        del raw, summary, users, items
-        confidence = trainer._confidence if implicit else None
-        workers = sorted(client.scheduler_info()["workers"])
-        blocks = []
-        for s, (side, side_bounds) in enumerate(
-            zip(("user", "item"), bounds, strict=True)
-        ):
-            n_cols = len(item_ids) if side == "user" else len(user_ids)
-            side_blocks = []
-            for b in range(len(side_bounds) - 1):
-                pieces = [client.submit(_piece, e, s, b) for e in encoded]
-                side_blocks.append(
-                    client.submit(
-                        _build_block,
-                        side,
-                        int(side_bounds[b]),
-                        int(side_bounds[b + 1]),
-                        n_cols,
-                        dtype,
-                        confidence,
-                        *pieces,
-                        # Spread the blocks over the workers; any other worker
-                        # may take a block over if its own one is lost.
-                        workers=[workers[b % len(workers)]],
-                        allow_other_workers=True,
-                    )  # fmt: skip
+        )
+        # Second pass: each partition is read again and leaves only its codes
+        # and values, cut by user block, in one task.
+        encoded = client.compute(
+            [
+                dask.delayed(_encode_split)(
+                    r, users, items, user_bounds, intercept, dtype, implicit
                 )
-            blocks.append(side_blocks)
-        del encoded, pieces
-        stats = [
-            client.gather([client.submit(_block_stats, b) for b in side])
-            for side in blocks
+                for r in read
+            ]
+        )
+        del users, items
+        confidence = trainer._confidence if implicit else None
+        workers = sorted(threads)
+
+        def spread(b):
+            # Blocks spread over the workers; any other worker may take a
+            # block over if its own one is lost.
+            return dict(workers=[workers[b % len(workers)]], allow_other_workers=True)
+
+        n_items = len(item_ids)
+        user_blocks = [
+            client.submit(
+                _build_user_block,
+                int(b1 - b0),
+                item_bounds,
+                dtype,
+                confidence,
+                *[client.submit(_piece, e, b) for e in encoded],
+                **spread(b),
+            )
+            for b, (b0, b1) in enumerate(
+                zip(user_bounds[:-1], user_bounds[1:], strict=True)
+            )
         ]
-        per_row = [np.concatenate([s[0] for s in side]) for side in stats]
-        value_sum = math.fsum(s[1] for s in stats[0])
-        squares = math.fsum(s[2] for s in stats[0])
+        # A piece is freed on its worker as soon as its block is built.
+        del encoded
+        # The item blocks are cut from the user blocks: their ratings are
+        # then already grouped by user, in increasing order, as a local fit's
+        # item layout wants them.
+        item_blocks = [
+            client.submit(
+                _build_item_block,
+                int(c1 - c0),
+                user_bounds,
+                dtype,
+                implicit,
+                *[
+                    client.submit(_cut_items, block, int(b0), int(c0), int(c1))
+                    for block, b0 in zip(user_blocks, user_bounds[:-1], strict=True)
+                ],
+                **spread(c),
+            )
+            for c, (c0, c1) in enumerate(
+                zip(item_bounds[:-1], item_bounds[1:], strict=True)
+            )
+        ]
+        user_stats, item_stats = (
+            client.gather([client.submit(_block_stats, b, fixed) for b in side_blocks])
+            for side_blocks, fixed in (
+                (user_blocks, item_bounds),
+                (item_blocks, user_bounds),
+            )
+        )
+        per_row = [
+            np.concatenate([s[0] for s in stats]) for stats in (user_stats, item_stats)
+        ]
+        value_sum = math.fsum(s[1] for s in user_stats)
+        squares = math.fsum(s[2] for s in user_stats)
         n_fitted = int(per_row[0].sum())
         if implicit:
             if n_fitted == 0:
@@ -843,14 +1103,33 @@ class _DaskFactorModel(BaseEstimator):
                     "observed and there is nothing to learn."
                 )
         trainer.item_popularity_ = per_row[1]
+
+        def takes(blocks, stats, fixed_bounds):
+            # A future only where the block needs some but not all rows.
+            return [
+                [
+                    client.submit(_take, block, int(c0), int(c1))
+                    if 0 < m < c1 - c0
+                    else None
+                    for m, c0, c1 in zip(
+                        s[3], fixed_bounds[:-1], fixed_bounds[1:], strict=True
+                    )
+                ]
+                for block, s in zip(blocks, stats, strict=True)
+            ]
+
         return _BlockedRatings(
             client=client,
-            user_blocks=blocks[0],
-            item_blocks=blocks[1],
-            user_bounds=bounds[0],
-            item_bounds=bounds[1],
+            user_blocks=user_blocks,
+            item_blocks=item_blocks,
+            user_bounds=user_bounds,
+            item_bounds=item_bounds,
+            user_takes=takes(user_blocks, user_stats, item_bounds),
+            item_takes=takes(item_blocks, item_stats, user_bounds),
+            user_needs=[s[3] for s in user_stats],
+            item_needs=[s[3] for s in item_stats],
             n_users=len(user_ids),
-            n_items=len(item_ids),
+            n_items=n_items,
             n_ratings=n_fitted,
             per_user=per_row[0],
             per_item=per_row[1],
@@ -1199,7 +1478,8 @@ class DaskImplicitMatrixFactorization(_DaskFactorModel):
     the workers in blocks of users and of items; each half-sweep runs one task
     per block with the local compiled kernel, and the Gram matrix
     :math:`Y^\top Y` of the fixed side, the one reduction a half-sweep needs,
-    is computed on the client's copy of the factors.
+    is computed by one task over that side's blocks, as the local model
+    computes it.
 
     The client is resolved at fit, as for :class:`DaskMatrixFactorization`.
 

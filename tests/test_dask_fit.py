@@ -33,6 +33,8 @@ distributed = pytest.importorskip(
 )
 dd = pytest.importorskip("dask.dataframe")
 
+from dask.utils import key_split  # noqa: E402
+
 from skmf.dask import (  # noqa: E402
     DaskImplicitMatrixFactorization,
     DaskMatrixFactorization,
@@ -109,6 +111,23 @@ def test_distributed_als_equals_local_fit(client, ratings, cg_steps, n_blocks):
     assert dist.rating_range_ == local.rating_range_
     np.testing.assert_array_equal(dist.item_popularity_, local.item_popularity_)
     assert _rmse(dist, frame, y) == pytest.approx(_rmse(local, frame, y), rel=1e-6)
+
+
+def test_blocks_get_only_the_rows_they_name(client):
+    # Three ratings a user: an item block names about a third of each user
+    # block's rows, and gets only those, picked out where they are (Spark
+    # MLlib's out-blocks); it must still solve its rows as the local fit does.
+    X, y = make_ratings(2000, 300, 6000, random_state=2)
+    frame = pd.DataFrame({"user": X[:, 0], "item": X[:, 1]})
+    params = dict(n_components=5, cg_steps=3, max_iter=SWEEPS, random_state=0)
+    local = MatrixFactorization(solver="als", **params).fit(frame, y)
+    dist = DaskMatrixFactorization(n_blocks=7, **params)
+    with distributed.get_task_stream(client) as stream:
+        dist.fit(*_ddf(frame, y))
+    _assert_same_fit(dist, local)
+    picked = [t for t in stream.data if key_split(t["key"]) == "rows_of"]
+    # Most of the 7 x 7 pairs of item block and user block, every sweep.
+    assert len(picked) > 7 * 7 * SWEEPS // 2
 
 
 @pytest.mark.parametrize("cg_steps", [None, 3], ids=["exact", "cg"])
@@ -298,25 +317,27 @@ def test_import_skmf_does_not_import_dask_and_skmf_dask_names_the_extra():
     assert "pip install 'skmf[dask]'" in result.stdout
 
 
-def _fit_killing_workers(client, X, y, kill_at, **params):
-    """Fit, SIGKILLing one nanny-managed worker as each sweep of kill_at starts.
+def _fit_killing_workers(client, X, y, kill_at, kill_all=False, **params):
+    """Fit, SIGKILLing nanny-managed workers as each sweep of kill_at runs.
 
-    The kill comes once the sweep's tasks are submitted, while they run.
+    The kill comes once the sweep's tasks are submitted, while they run: one
+    worker, or with ``kill_all`` every worker at once.
     """
     from skmf import dask as skmf_dask
 
-    original = skmf_dask._DaskHalfSweeps._gather
+    original = skmf_dask._DaskHalfSweeps._collect
     killed = []
 
-    def gather(solver, futures, factors, bias):
+    def collect(solver, futures):
         sweep = solver.n_sweeps + 1
         if sweep in kill_at and sweep not in killed:
             killed.append(sweep)
-            # One worker lost at a time: the one killed before is back.
+            # The workers killed before are back.
             client.wait_for_workers(2, timeout=60)
-            pids = client.run(os.getpid)
-            os.kill(sorted(pids.values())[0], signal.SIGKILL)
-        return original(solver, futures, factors, bias)
+            pids = sorted(client.run(os.getpid).values())
+            for pid in pids if kill_all else pids[:1]:
+                os.kill(pid, signal.SIGKILL)
+        return original(solver, futures)
 
     model = DaskMatrixFactorization(**params)
     outcome = {}
@@ -327,61 +348,87 @@ def _fit_killing_workers(client, X, y, kill_at, **params):
         except BaseException as exc:  # reported by the test thread
             outcome["error"] = exc
 
-    skmf_dask._DaskHalfSweeps._gather = gather
+    skmf_dask._DaskHalfSweeps._collect = collect
     try:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         # A bound, not a timing: the undisturbed fit takes about a second.
         thread.join(timeout=120)
     finally:
-        skmf_dask._DaskHalfSweeps._gather = original
-    assert not thread.is_alive(), "the fit did not recover from the killed worker"
+        skmf_dask._DaskHalfSweeps._collect = original
+    assert not thread.is_alive(), "the fit did not recover from the killed workers"
     if "error" in outcome:
         raise outcome["error"]
     assert killed == sorted(kill_at)
     return outcome["model"]
 
 
-def test_fit_survives_killed_workers():
-    X, y = make_ratings(400, 300, 20000, random_state=1)
-    params = dict(
-        n_components=8, max_iter=7, random_state=0, n_blocks=4, checkpoint_interval=3
-    )
+@pytest.fixture
+def kill_cluster():
     environ = dict(os.environ)
     try:
         with _cluster() as cluster, distributed.Client(cluster) as client:
-            reference = DaskMatrixFactorization(**params).fit(X, y)
-            # Sweep 2 recomputes from the previous sweep's futures; sweep 6
-            # from the factors re-rooted at the checkpoint of sweep 4.
-            model = _fit_killing_workers(client, X, y, kill_at=[2, 6], **params)
+            yield client
             client.wait_for_workers(2, timeout=60)
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+KILL_PARAMS = dict(
+    n_components=8, max_iter=7, random_state=0, n_blocks=4, checkpoint_interval=3
+)
+
+
+def _assert_same_factors(model, reference):
     for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
         np.testing.assert_array_equal(getattr(model, name), getattr(reference, name))
     assert model.loss_curve_ == reference.loss_curve_
+
+
+def test_fit_survives_killed_workers(kill_cluster):
+    X, y = make_ratings(400, 300, 20000, random_state=1)
+    reference = DaskMatrixFactorization(**KILL_PARAMS).fit(X, y)
+    # The factors live on the workers between checkpoints: a lost worker's
+    # blocks are recomputed from the other's results, back to the factors
+    # rooted at the last checkpoint (sweeps 1, 4 and 7 start from one).
+    model = _fit_killing_workers(kill_cluster, X, y, kill_at=[2, 6], **KILL_PARAMS)
+    _assert_same_factors(model, reference)
+
+
+def test_fit_survives_losing_every_worker_from_its_checkpoint(kill_cluster):
+    X, y = make_ratings(400, 300, 20000, random_state=1)
+    reference = DaskMatrixFactorization(**KILL_PARAMS).fit(X, y)
+    # Every worker killed during sweep 6: no result of the fit survives, so
+    # everything is recomputed from the factors rooted at the checkpoint of
+    # sweep 4 (held by the scheduler) and from the input: two sweeps again.
+    model = _fit_killing_workers(
+        kill_cluster, X, y, kill_at=[6], kill_all=True, **KILL_PARAMS
+    )
+    _assert_same_factors(model, reference)
 
 
 def test_interrupted_fit_cancels_its_tasks(client, ratings, monkeypatch):
     from skmf import dask as skmf_dask
 
     frame, y = ratings
-    original = skmf_dask._DaskHalfSweeps._gather
+    original = skmf_dask._DaskHalfSweeps._collect
     interrupted = []
 
-    def gather(solver, futures, factors, bias):
+    def collect(solver, futures):
         if solver.n_sweeps == 1:
             interrupted.extend(solver._submitted)
             raise KeyboardInterrupt
-        return original(solver, futures, factors, bias)
+        return original(solver, futures)
 
-    monkeypatch.setattr(skmf_dask._DaskHalfSweeps, "_gather", gather)
+    monkeypatch.setattr(skmf_dask._DaskHalfSweeps, "_collect", collect)
     model = DaskMatrixFactorization(n_components=3, max_iter=3, n_blocks=2)
     with pytest.raises(KeyboardInterrupt):
         model.fit(frame, y)
-    # The second sweep's four tasks (two blocks a side) are cancelled.
-    assert len(interrupted) == 4
+    # The second sweep's tasks are cancelled: four half-sweeps (two blocks a
+    # side) and the small tasks that take their losses.
+    blocks = [f for f in interrupted if f.key.startswith("_als_block")]
+    assert len(blocks) == 4
     assert all(future.cancelled() for future in interrupted)
     monkeypatch.undo()
     assert (
