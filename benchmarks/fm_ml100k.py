@@ -2,7 +2,7 @@
 
     python benchmarks/fm_ml100k.py [--data ../shared/data/ml-100k]
         [--sweeps 200] [--burn-in 20] [--rank 10] [--folds 1 2 3 4 5]
-        [--configs ids implicit extended best] [--seed 0] [--no-cold-start]
+        [--configs ids implicit extended best] [--seeds 0] [--no-cold-start]
 
 Each configuration is fitted on the five canonical training sets (u.data minus
 u1.test .. u5.test) by skmf's BayesianFactorizationMachine and, when
@@ -385,7 +385,13 @@ def main(argv=None):
     parser.add_argument(
         "--configs", nargs="+", default=list(DEFAULT_CONFIGS), choices=list(CONFIGS)
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="fit each fold once per seed; a fold's figures are the means",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-myfm", action="store_true")
     parser.add_argument("--no-cold-start", action="store_true")
@@ -394,6 +400,8 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    # myFM draws a progress bar per fit on stderr; the per-fold lines suffice.
+    os.environ.setdefault("TQDM_DISABLE", "1")
 
     import numpy as np
 
@@ -413,7 +421,7 @@ def main(argv=None):
 
     print(
         f"MovieLens 100K, folds {args.folds}, {args.sweeps} sweeps ({args.burn_in} "
-        f"burn-in), seed {args.seed}, {args.threads} thread(s), "
+        f"burn-in), seeds {args.seeds}, {args.threads} thread(s), "
         f"{time.strftime('%Y-%m-%d')}"
     )
     if not args.no_cold_start or args.cold_start_only:
@@ -441,18 +449,25 @@ def main(argv=None):
             train, test = (with_side(f, users, items, train) for f in (train, test))
             truth = test["rating"].to_numpy()
             line = f"  {name:20s} rank {rank:2d} fold {k}:"
+            runs = {lib: [] for lib in libs}
+            # Seed by seed, skmf then myFM, so that both see the same load.
+            for seed in args.seeds:
+                for lib in libs:
+                    run = skmf_fit_predict if lib == "skmf" else myfm_fit_predict
+                    extra = (args.threads,) if lib == "skmf" else ()
+                    pred, fit_s = run(
+                        spec, train, test, args.sweeps, args.burn_in, rank, *extra,
+                        seed,
+                    )  # fmt: skip
+                    runs[lib].append((*_scores(pred, truth), fit_s))
             for lib in libs:
-                run = skmf_fit_predict if lib == "skmf" else myfm_fit_predict
-                extra = (args.threads,) if lib == "skmf" else ()
-                pred, fit_s = run(
-                    spec, train, test, args.sweeps, args.burn_in, rank, *extra,
-                    args.seed,
-                )  # fmt: skip
-                rmse, mae = _scores(pred, truth)
+                rmse, mae, fit_s = np.mean(runs[lib], axis=0)
                 found[lib]["rmse"].append(rmse)
                 found[lib]["mae"].append(mae)
                 found[lib]["fit"].append(fit_s)
                 line += f" {lib} {rmse:.4f} ({fit_s:.1f} s)"
+                if len(args.seeds) > 1:
+                    line += " [" + " ".join(f"{r[0]:.4f}" for r in runs[lib]) + "]"
             print(line, flush=True)
         results[name] = (rank, found)
 
