@@ -65,8 +65,9 @@ _NOTEBOOK_USER = ["age_bin", "occupation", "zip"]
 _NOTEBOOK_ITEM = ["year_bin", "genres"]
 
 
-def _config(implicit=True, user=(), item=(), context=(), rank=None):
+def _config(implicit="both", user=(), item=(), context=(), rank=None, burn_in=None):
     return {
+        "burn_in": burn_in,
         "implicit": implicit,
         "user": list(user),
         "item": list(item),
@@ -77,7 +78,7 @@ def _config(implicit=True, user=(), item=(), context=(), rank=None):
 
 _EXTENDED = {"user": _NOTEBOOK_USER, "item": _NOTEBOOK_ITEM, "context": ["date"]}
 CONFIGS = {
-    "ids": _config(implicit=False),
+    "ids": _config(implicit="none"),
     "implicit": _config(),
     "extended": _config(**_EXTENDED),
     "extended-g": _config(
@@ -101,7 +102,25 @@ CONFIGS = {
         item=[*_NOTEBOOK_ITEM, "popularity"],
         context=["date"],
     ),
+    "extended-user-day": _config(
+        user=_NOTEBOOK_USER, item=_NOTEBOOK_ITEM, context=["date", "user_day"]
+    ),
+    # Age, release year and date as standardized numbers.
+    "extended-numeric": _config(
+        user=["age_number", "occupation", "zip"],
+        item=["year_number", "genres"],
+        context=["day_number"],
+    ),
+    "extended-date-number": _config(
+        user=_NOTEBOOK_USER, item=_NOTEBOOK_ITEM, context=["date", "day_number"]
+    ),
+    "extended-user-history": _config(**_EXTENDED, implicit="user"),
+    "extended-r6": _config(**_EXTENDED, rank=6),
+    "extended-r16": _config(**_EXTENDED, rank=16),
     "extended-r20": _config(**_EXTENDED, rank=20),
+    "extended-b60": _config(**_EXTENDED, burn_in=60),
+    "extended-r20-b60": _config(**_EXTENDED, rank=20, burn_in=60),
+    "extended-r32-b100": _config(**_EXTENDED, rank=32, burn_in=100),
     "best": _config(**_EXTENDED, rank=32),
 }
 DEFAULT_CONFIGS = ("ids", "implicit", "extended", "best")
@@ -136,6 +155,7 @@ def read_side_tables(folder):
         encoding="latin-1",
     )
     users["age_bin"] = _percentile_bins(users["age"])
+    users["age_number"] = users["age"].astype(float)
     users["age"] = users["age"].astype(str)
     users["zip"] = users["zip"].str[0]
     items = pd.read_csv(
@@ -150,10 +170,11 @@ def read_side_tables(folder):
     ]
     year = pd.to_datetime(items["release"], format="%d-%b-%Y").dt.year
     items["year_bin"] = _percentile_bins(year.to_numpy(dtype=np.float64))
+    items["year_number"] = year.fillna(year.median()).astype(float)
     items["year"] = year.fillna(0).astype(int).astype(str)
     return (
-        users[["user", "age", "age_bin", "gender", "occupation", "zip"]],
-        items[["item", "year", "year_bin", "genres"]],
+        users[["user", "age", "age_bin", "age_number", "gender", "occupation", "zip"]],
+        items[["item", "year", "year_bin", "year_number", "genres"]],
     )
 
 
@@ -168,6 +189,10 @@ def with_side(frame, users, items, train):
     out = frame.merge(users, on="user", how="left").merge(items, on="item", how="left")
     day = out["timestamp"] // 86400
     out["date"] = day.astype(str)
+    out["day_number"] = day.astype(float)
+    # The user's day (Koren's timeSVD++ b_{u,t}): a category seen in fit when
+    # the user also rated on that day in the training fold.
+    out["user_day"] = out["user"].astype(str) + "@" + out["date"]
     out["month"] = pd.to_datetime(out["timestamp"], unit="s").dt.strftime("%Y-%m")
     counts = train.groupby("user").size()
     out["activity"] = _log2_bin(out["user"].map(counts))
@@ -194,7 +219,7 @@ def skmf_fit_predict(spec, train, test, sweeps, burn_in, rank, n_jobs, seed):
         user_features=spec["user"],
         item_features=spec["item"],
         context_features=spec["context"],
-        implicit_feedback="both" if spec["implicit"] else "none",
+        implicit_feedback=spec["implicit"],
         n_samples=sweeps - burn_in,
         burn_in=burn_in,
         n_jobs=n_jobs,
@@ -214,6 +239,11 @@ def _encode(values, categories):
     import pandas as pd
     import scipy.sparse as sp
 
+    if isinstance(categories, _Numeric):
+        column = (np.asarray(values, dtype=np.float64) - categories.mean) / (
+            categories.scale
+        )
+        return sp.csr_matrix(column[:, None])
     parts = pd.Series(np.asarray(values, dtype=object)).str.split("|").explode()
     codes = categories.get_indexer(parts.to_numpy())
     rows = parts.index.to_numpy()
@@ -225,9 +255,22 @@ def _encode(values, categories):
     )
 
 
+class _Numeric:
+    """A numeric column as one feature, standardized as skmf does."""
+
+    def __init__(self, values):
+        self.mean, self.scale = float(values.mean()), float(values.std()) or 1.0
+
+    def __len__(self):
+        return 1
+
+
 def _categories(values):
     import numpy as np
     import pandas as pd
+
+    if pd.api.types.is_float_dtype(values.dtype):
+        return _Numeric(values.to_numpy(dtype=np.float64))
 
     tokens = pd.Series(np.asarray(values, dtype=object)).str.split("|").explode()
     return pd.Index(np.unique(tokens.to_numpy().astype(str)))
@@ -261,8 +304,10 @@ def myfm_fit_predict(spec, train, test, sweeps, burn_in, rank, seed):
         return matrix
 
     histories = {"user": normalized(seen), "item": normalized(seen.T)}
+    # A side's numeric columns are standardized over its training ids, as
+    # skmf does (not over the ratings).
     categories = {
-        name: _categories(train[name])
+        name: _categories(train.drop_duplicates(side)[name])
         for side in ("user", "item")
         for name in spec[side]
     }
@@ -279,7 +324,7 @@ def myfm_fit_predict(spec, train, test, sweeps, burn_in, rank, seed):
         for name in spec[side]:
             parts.append(_encode(rows[name].to_numpy(), categories[name]))
             shapes.append(len(categories[name]))
-        if spec["implicit"]:
+        if spec["implicit"] in (side, "both"):
             known = codes >= 0
             history = histories[side][np.where(known, codes, 0)]
             parts.append(sp.diags(known.astype(float)) @ history)
@@ -443,12 +488,13 @@ def main(argv=None):
     for name in args.configs:
         spec = CONFIGS[name]
         rank = spec["rank"] or args.rank
+        burn_in = args.burn_in if spec["burn_in"] is None else spec["burn_in"]
         found = {lib: {"rmse": [], "mae": [], "fit": []} for lib in libs}
         for k in args.folds:
             train, test = folds[k - 1]
             train, test = (with_side(f, users, items, train) for f in (train, test))
             truth = test["rating"].to_numpy()
-            line = f"  {name:20s} rank {rank:2d} fold {k}:"
+            line = f"  {name:20s} rank {rank:2d} burn-in {burn_in} fold {k}:"
             runs = {lib: [] for lib in libs}
             # Seed by seed, skmf then myFM, so that both see the same load.
             for seed in args.seeds:
@@ -456,7 +502,7 @@ def main(argv=None):
                     run = skmf_fit_predict if lib == "skmf" else myfm_fit_predict
                     extra = (args.threads,) if lib == "skmf" else ()
                     pred, fit_s = run(
-                        spec, train, test, args.sweeps, args.burn_in, rank, *extra,
+                        spec, train, test, args.sweeps, burn_in, rank, *extra,
                         seed,
                     )  # fmt: skip
                     runs[lib].append((*_scores(pred, truth), fit_s))
