@@ -65,8 +65,12 @@ _NOTEBOOK_USER = ["age_bin", "occupation", "zip"]
 _NOTEBOOK_ITEM = ["year_bin", "genres"]
 
 
-def _config(implicit="both", user=(), item=(), context=(), rank=None, burn_in=None):
+def _config(
+    implicit="both", user=(), item=(), context=(), rank=None, burn_in=None, **priors
+):
+    """A configuration; ``priors`` are skmf's names (``prior_shape`` etc.)."""
     return {
+        "priors": priors,
         "burn_in": burn_in,
         "implicit": implicit,
         "user": list(user),
@@ -114,8 +118,17 @@ CONFIGS = {
     "extended-date-number": _config(
         user=_NOTEBOOK_USER, item=_NOTEBOOK_ITEM, context=["date", "day_number"]
     ),
+    "extended-user-day-item-month": _config(
+        user=_NOTEBOOK_USER,
+        item=_NOTEBOOK_ITEM,
+        context=["date", "user_day", "item_month"],
+    ),
     "extended-user-history": _config(**_EXTENDED, implicit="user"),
     "extended-r6": _config(**_EXTENDED, rank=6),
+    "extended-r8": _config(**_EXTENDED, rank=8),
+    "extended-shape10": _config(**_EXTENDED, prior_shape=10.0),
+    "extended-rate10": _config(**_EXTENDED, prior_rate=10.0),
+    "extended-init03": _config(**_EXTENDED, init_std=0.3),
     "extended-r16": _config(**_EXTENDED, rank=16),
     "extended-r20": _config(**_EXTENDED, rank=20),
     "extended-b60": _config(**_EXTENDED, burn_in=60),
@@ -194,6 +207,8 @@ def with_side(frame, users, items, train):
     # the user also rated on that day in the training fold.
     out["user_day"] = out["user"].astype(str) + "@" + out["date"]
     out["month"] = pd.to_datetime(out["timestamp"], unit="s").dt.strftime("%Y-%m")
+    # The item's month (timeSVD++'s b_i,Bin(t)).
+    out["item_month"] = out["item"].astype(str) + "@" + out["month"]
     counts = train.groupby("user").size()
     out["activity"] = _log2_bin(out["user"].map(counts))
     mean_day = (train["timestamp"] // 86400).groupby(train["user"]).mean()
@@ -224,6 +239,7 @@ def skmf_fit_predict(spec, train, test, sweeps, burn_in, rank, n_jobs, seed):
         burn_in=burn_in,
         n_jobs=n_jobs,
         random_state=seed,
+        **spec["priors"],
     )
     start = time.perf_counter()
     model.fit(train[columns], train["rating"])
@@ -347,7 +363,11 @@ def myfm_fit_predict(spec, train, test, sweeps, burn_in, rank, seed):
         return main, blocks, shapes
 
     tr_main, tr_blocks, shapes = features(train)
-    fm = myfm.MyFMRegressor(rank=rank, random_seed=seed)
+    fm = myfm.MyFMRegressor(
+        rank=rank,
+        random_seed=seed,
+        **{_MYFM_PRIORS[name]: value for name, value in spec["priors"].items()},
+    )
     fm.fit(
         tr_main,
         train["rating"].to_numpy(dtype=np.float64),
@@ -360,6 +380,15 @@ def myfm_fit_predict(spec, train, test, sweeps, burn_in, rank, seed):
     te_main, te_blocks, _ = features(test)
     prediction = fm.predict(te_main, te_blocks)
     return np.clip(prediction, train["rating"].min(), train["rating"].max()), fit_s
+
+
+# skmf's names of the hyper-priors and of the initialization, and myFM's.
+_MYFM_PRIORS = {
+    "prior_shape": "alpha_0",
+    "prior_rate": "beta_0",
+    "prior_strength": "gamma_0",
+    "init_std": "init_stdev",
+}
 
 
 def _unique(values):
