@@ -131,10 +131,18 @@ CONFIGS = {
     "extended-init03": _config(**_EXTENDED, init_std=0.3),
     "extended-r16": _config(**_EXTENDED, rank=16),
     "extended-r20": _config(**_EXTENDED, rank=20),
+    "extended-b5": _config(**_EXTENDED, burn_in=5),
+    "extended-b10": _config(**_EXTENDED, burn_in=10),
     "extended-b60": _config(**_EXTENDED, burn_in=60),
     "extended-r20-b60": _config(**_EXTENDED, rank=20, burn_in=60),
     "extended-r32-b100": _config(**_EXTENDED, rank=32, burn_in=100),
-    "best": _config(**_EXTENDED, rank=32),
+    "extended-r32": _config(**_EXTENDED, rank=32),
+    "best": _config(
+        user=_NOTEBOOK_USER,
+        item=_NOTEBOOK_ITEM,
+        context=["date", "user_day"],
+        burn_in=5,
+    ),
 }
 DEFAULT_CONFIGS = ("ids", "implicit", "extended", "best")
 
