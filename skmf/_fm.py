@@ -397,19 +397,24 @@ class _BaseFactorizationMachine(_ExplicitFactorModel):
             # disagree would be silently merged, so they are an error.
             first = np.unique(codes, return_index=True)[1]
             attributes = frame.iloc[first][names].reset_index(drop=True)
-            if names:
-                keyed = frame[names].copy()
-                keyed["__id"] = codes
-                counts = keyed.groupby("__id")[names].nunique(dropna=False)
-                bad = counts.columns[(counts > 1).any(axis=0).to_numpy()]
-                if len(bad):
-                    row = int(np.flatnonzero(counts[bad[0]].to_numpy() > 1)[0])
-                    which = (self.users_ if side == "user" else self.items_)[row]
+            for name in names:
+                # One pass per column against each id's first row (a groupby
+                # over 10M rows would take gigabytes).
+                column = frame[name]
+                if isinstance(column.dtype, pd.CategoricalDtype):
+                    values = column.cat.codes.to_numpy()
+                else:
+                    values = column.to_numpy()
+                differ = np.flatnonzero(values != values[first][codes])
+                if len(differ):
+                    which = (self.users_ if side == "user" else self.items_)[
+                        codes[differ[0]]
+                    ]
                     which = which.item() if hasattr(which, "item") else which
                     owner = "a user" if side == "user" else "an item"
                     raise ValueError(
                         f"{side.capitalize()} {which!r} has different values of "
-                        f"{bad[0]!r} on different rows; {owner}'s attributes "
+                        f"{name!r} on different rows; {owner}'s attributes "
                         "must be the same on each of its rows (or move the "
                         "column to context_features)."
                     )
@@ -469,17 +474,27 @@ class _BaseFactorizationMachine(_ExplicitFactorModel):
         del self._blocks
         n_kept = self._n_kept
         scale = 1.0 / math.sqrt(n_kept)
+        k = self.n_components
         sides = {}
         for side in ("user", "item"):
             n_ids = len(self.users_ if side == "user" else self.items_)
-            codes = np.arange(n_ids, dtype=np.int32)
-            linear, q = self._parts(
-                0 if side == "user" else 1, self._fitted_rows(side, codes)
-            )
-            own = linear + 0.5 * np.sum(q.reshape(n_ids, n_kept, -1) ** 2, axis=2)
-            sides[side] = (q * scale, own.mean(axis=1))
-        self.user_factors_ = sides["user"][0].astype(self._dtype)
-        self.item_factors_ = sides["item"][0].astype(self._dtype)
+            factors = np.empty((n_ids, n_kept * k), self._dtype)
+            bias = np.empty(n_ids, np.float64)
+            # In bounded groups of ids: the whole side's scratch would be
+            # several times its factors (gigabytes at 10M ratings).
+            step = max(1, _PREDICT_NUMBERS // max(n_kept * k, 1))
+            for start in range(0, n_ids, step):
+                codes = np.arange(start, min(start + step, n_ids), dtype=np.int32)
+                linear, q = self._parts(
+                    0 if side == "user" else 1, self._fitted_rows(side, codes)
+                )
+                q3 = q.reshape(len(codes), n_kept, -1)
+                own = linear + 0.5 * np.einsum("rsk,rsk->rs", q3, q3)
+                factors[codes] = q * scale
+                bias[codes] = own.mean(axis=1)
+            sides[side] = (factors, bias)
+        self.user_factors_ = sides["user"][0]
+        self.item_factors_ = sides["item"][0]
         self.user_bias_ = sides["user"][1].astype(self._dtype)
         self.item_bias_ = (sides["item"][1] + self._w0_samples.mean()).astype(
             self._dtype
@@ -505,10 +520,13 @@ class _BaseFactorizationMachine(_ExplicitFactorModel):
             self._bias_samples,
             self._factor_samples,
         )
-        w = biases[k].astype(np.float64)
-        v = factors[k].astype(np.float64)
+        w = np.asarray(biases[k], dtype=np.float64)
+        v = np.asarray(factors[k], dtype=np.float64)
         q = matrix @ v
-        squares = (matrix.multiply(matrix)).tocsr() @ (v * v)
+        # (B∘B)(V∘V) as (B∘B) V∘V row by row of V: no copy of V squared,
+        # which is the size of the whole block's factors.
+        squares = (matrix.multiply(matrix)).tocsr()
+        squares = _squared_product(squares, v)
         n_rows = matrix.shape[0]
         diagonal = squares.reshape(n_rows, n_kept, -1).sum(axis=2)
         return matrix @ w - 0.5 * diagonal, q
@@ -1368,6 +1386,18 @@ class FactorizationMachine(_BaseFactorizationMachine):
             "Increase alpha, or bring the ratings and numeric attributes to a "
             "smaller scale."
         )
+
+
+def _squared_product(squares, v):
+    """``squares @ (v * v)`` for a CSR ``squares``, touching only the rows of
+    ``v`` that ``squares`` uses."""
+    used = np.unique(squares.indices)
+    part = v[used]
+    compact = sp.csr_matrix(
+        (squares.data, np.searchsorted(used, squares.indices), squares.indptr),
+        shape=(squares.shape[0], len(used)),
+    )
+    return compact @ (part * part)
 
 
 def _group_rows(keys):

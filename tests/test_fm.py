@@ -410,3 +410,19 @@ def test_predict_blocks_in_chunks_matches_one_pass(monkeypatch):
     whole = predict_blocks(blocks, params)
     monkeypatch.setattr(fm_gibbs, "_PREDICT_CHUNK", 37)
     np.testing.assert_allclose(predict_blocks(blocks, params), whole, rtol=1e-13)
+
+
+def test_fitted_factors_are_the_same_in_groups_of_ids(monkeypatch):
+    """user_factors_ and the biases are built in bounded groups of ids."""
+    import skmf._fm as fm_module
+
+    X, y = _table()
+    params = dict(user_features=["group"], item_features=["genre"],
+                  implicit_feedback="both")  # fmt: skip
+    whole = _model(**params).fit(X[["user", "item", "group", "genre"]], y)
+    monkeypatch.setattr(fm_module, "_PREDICT_NUMBERS", 7 * 3 * 15)
+    grouped = _model(**params).fit(X[["user", "item", "group", "genre"]], y)
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        np.testing.assert_allclose(
+            getattr(grouped, name), getattr(whole, name), rtol=1e-12, atol=1e-14
+        )
