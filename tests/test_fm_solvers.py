@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
-from skmf import BayesianFactorizationMachine, FactorizationMachine
+from skmf import FactorizationMachine
 from skmf._solvers._base import Ratings
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 from skmf._solvers.fm_sgd import FMSGDParams, FMSGDSolver
