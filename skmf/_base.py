@@ -39,6 +39,22 @@ from ._solvers.sgd import aligned_empty
 from ._threads import effective_n_threads, fit_n_threads, single_threaded_blas
 from ._validation import validate_pairs
 
+# Constraints shared by the estimators with an SGD schedule, and by those
+# with early stopping (MatrixFactorization, FactorizationMachine).
+_SGD_SCHEDULE_CONSTRAINTS = {
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate_schedule": [StrOptions({"exponential", "constant"})],
+    "decay_rate": [Interval(Real, 0, 1, closed="right")],
+    "decay_steps": [Interval(Integral, 1, None, closed="left"), None],
+}
+_STOPPING_CONSTRAINTS = {
+    "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+    "tol": [Interval(Real, 0, None, closed="left"), None],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+}
+
 
 @dataclass
 class _StoppingRule:

@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import _StoppingRule
+from ._base import _SGD_SCHEDULE_CONSTRAINTS, _STOPPING_CONSTRAINTS, _StoppingRule
 from ._compat import Interval, StrOptions, _check_y, _fit_context
 from ._encoding import encode_ids
 from ._explicit import _check_scale, _check_weights, _ExplicitFactorModel
@@ -1157,15 +1157,8 @@ class FactorizationMachine(_BaseFactorizationMachine):
         "solver": [StrOptions({"als", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "alpha_bias": [Interval(Real, 0, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate_schedule": [StrOptions({"exponential", "constant"})],
-        "decay_rate": [Interval(Real, 0, 1, closed="right")],
-        "decay_steps": [Interval(Integral, 1, None, closed="left"), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        **_SGD_SCHEDULE_CONSTRAINTS,
+        **_STOPPING_CONSTRAINTS,
     }
 
     _has_early_stopping = True

@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._base import _StoppingRule
+from ._base import _SGD_SCHEDULE_CONSTRAINTS, _STOPPING_CONSTRAINTS, _StoppingRule
 from ._compat import Interval, StrOptions
 from ._explicit import _ExplicitFactorModel
 from ._solvers.als import ALSParams, ALSSolver
@@ -291,16 +291,9 @@ class MatrixFactorization(_ExplicitFactorModel):
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "loss": [StrOptions({"squared_error", "absolute_error"})],
         "fit_biases": ["boolean"],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate_schedule": [StrOptions({"exponential", "constant"})],
-        "decay_rate": [Interval(Real, 0, 1, closed="right")],
-        "decay_steps": [Interval(Integral, 1, None, closed="left"), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        **_SGD_SCHEDULE_CONSTRAINTS,
+        **_STOPPING_CONSTRAINTS,
         "cg_steps": [Interval(Integral, 1, None, closed="left"), None],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     _has_early_stopping = True
