@@ -70,12 +70,15 @@ def test_a_closed_pipe_is_quiet(model_file):
 
 
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
-    # The generated data set, a grid long enough to be interrupted. The first
-    # progress line on stderr (flushed, unlike stdout through a pipe) says
-    # that the work has started.
+    # The generated data set, a grid long enough to be interrupted: about a
+    # minute uninterrupted (2000 epochs a fit), so that a test process slowed
+    # by a busy machine still sends the signal before the work ends (with the
+    # default epochs the whole grid took 1.4 s and a loaded run lost the race,
+    # exiting 0). The first progress line on stderr (flushed, unlike stdout
+    # through a pipe) says that the work has started.
     process = subprocess.Popen(
         [sys.executable, "-m", "skmf", "tune", "--n-components", "5,10,20",
-         "--alpha", "0.01,0.05,0.1", "--n-jobs", "1"],
+         "--alpha", "0.01,0.05,0.1", "--max-iter", "2000", "--n-jobs", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
