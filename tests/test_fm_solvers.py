@@ -15,6 +15,8 @@ from skmf._solvers._base import Ratings
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 from skmf._solvers.fm_sgd import FMSGDParams, FMSGDSolver
 
+from .test_fm import _table
+
 # ----------------------------------------------------------------------
 # Plain NumPy references over the materialized feature matrix.
 
@@ -408,33 +410,6 @@ def test_als_objective_never_rises():
 
 
 SOLVERS = ["sgd", "als"]
-
-
-def _table(seed=0, n_users=40, n_items=30, n_ratings=700):
-    """Ratings driven by the item's genre and the user's group."""
-    rng = np.random.default_rng(seed)
-    genres = np.array(["Action", "Comedy", "Drama"])[rng.integers(0, 3, n_items)]
-    effect = {"Action": 1.0, "Comedy": -1.0, "Drama": 0.0}
-    group = np.array(["x", "y"])[rng.integers(0, 2, n_users)]
-    pairs = np.unique(
-        np.column_stack(
-            [rng.integers(0, n_users, n_ratings), rng.integers(0, n_items, n_ratings)]
-        ),
-        axis=0,
-    )
-    users, items = pairs[:, 0], pairs[:, 1]
-    y = 3 + np.vectorize(effect.get)(genres[items]) + 0.3 * (group[users] == "x")
-    y = y + rng.normal(scale=0.2, size=y.shape)
-    X = pd.DataFrame(
-        {
-            "user": users,
-            "item": items,
-            "group": group[users],
-            "genre": genres[items],
-            "hour": rng.integers(0, 24, len(users)).astype(str),
-        }
-    )
-    return X, np.clip(y, 1, 5)
 
 
 def _model(solver="sgd", **params):
