@@ -9,6 +9,7 @@ never modify their inputs and return fresh float64 arrays.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def _weights_or_ones(weights, n):
@@ -464,3 +465,16 @@ def gibbs_half_sweep(
             b[r] = draw[n_components]
 
     return X, b, _half_sweep_sse(rows, cols, ratings, s_all, X, b, Y, c, fit_biases)
+
+
+def materialize(blocks):
+    """A factorization machine's design X (ratings x all features): the rows of
+    the relation blocks that each rating points to, side by side (CSR)."""
+    return sp.hstack([b.matrix()[b.rows] for b in blocks]).tocsr()
+
+
+def fm_predict(X, w0, w, V):
+    """A factorization machine's prediction of the rows of X (Rendle, 2010)."""
+    q = X @ V
+    squares = X.multiply(X) @ (V * V)
+    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - np.sum(squares, axis=1))

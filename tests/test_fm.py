@@ -13,18 +13,10 @@ from skmf._solvers._fm_fast import draw_block
 from skmf import BayesianFactorizationMachine
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 
+from .reference import fm_predict, materialize
+
 # ----------------------------------------------------------------------
 # Plain NumPy references over the materialized feature matrix.
-
-
-def _materialize(blocks):
-    return sp.hstack([b.matrix()[b.rows] for b in blocks]).tocsr()
-
-
-def _fm_predict(X, w0, w, V):
-    q = X @ V
-    squares = X.multiply(X) @ (V * V)
-    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - np.sum(squares, axis=1))
 
 
 def _reference_draws(X, y, w0, w, V, offset, n_features, groups, f, linear, prior,
@@ -36,7 +28,7 @@ def _reference_draws(X, y, w0, w, V, offset, n_features, groups, f, linear, prio
     for local in range(n_features):
         j = offset + local
         g = groups[local]
-        e = y - _fm_predict(X, w0, w, V)
+        e = y - fm_predict(X, w0, w, V)
         x = X[:, j].toarray().ravel()
         if linear:
             h, old = x, w[j]
@@ -75,8 +67,8 @@ def test_predict_blocks_matches_materialized():
         [rng.normal(size=b.n_features) for b in blocks],
         [rng.normal(size=(b.n_features, 3)) for b in blocks],
     )
-    X = _materialize(blocks)
-    expected = _fm_predict(
+    X = materialize(blocks)
+    expected = fm_predict(
         X, 0.3, np.concatenate(params.biases), np.concatenate(params.factors)
     )
     np.testing.assert_allclose(predict_blocks(blocks, params), expected, atol=1e-12)
@@ -93,7 +85,7 @@ def test_draw_block_matches_reference(k, linear, n_threads):
     K, f = 3, 1
     w = [rng.normal(size=b.n_features) for b in blocks]
     V = [rng.normal(size=(b.n_features, K)) for b in blocks]
-    X = _materialize(blocks)
+    X = materialize(blocks)
     y = rng.normal(size=X.shape[0])
     w_all, V_all = np.concatenate(w), np.concatenate(V)
     prior = (rng.normal(size=4), rng.uniform(1, 3, size=4))
@@ -107,7 +99,7 @@ def test_draw_block_matches_reference(k, linear, n_threads):
         linear, prior, alpha, noise,
     )  # fmt: skip
 
-    e = y - _fm_predict(X, 0.1, w_all, V_all)
+    e = y - fm_predict(X, 0.1, w_all, V_all)
     q = np.asarray(X @ V_all[:, f]).ravel()
     theta = (w[k] if linear else V[k][:, f]).copy()
     draw_block(
@@ -116,7 +108,7 @@ def test_draw_block_matches_reference(k, linear, n_threads):
     )  # fmt: skip
     expected = ref_w if linear else ref_V[:, f]
     np.testing.assert_allclose(theta, expected[offset : offset + len(theta)])
-    np.testing.assert_allclose(e, y - _fm_predict(X, 0.1, ref_w, ref_V), atol=1e-10)
+    np.testing.assert_allclose(e, y - fm_predict(X, 0.1, ref_w, ref_V), atol=1e-10)
     if not linear:
         np.testing.assert_allclose(q, X @ ref_V[:, f], atol=1e-10)
 
@@ -134,7 +126,7 @@ def test_relation_blocks_match_materialized_context_path():
     for block in (user, as_context):
         X = block.matrix()[block.rows]
         V = np.column_stack([theta, np.zeros_like(theta)])
-        e = y - _fm_predict(X, 0.0, np.zeros_like(theta), V)
+        e = y - fm_predict(X, 0.0, np.zeros_like(theta), V)
         q = np.asarray(X @ theta).ravel()
         out = theta.copy()
         draw_block(

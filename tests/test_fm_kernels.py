@@ -29,19 +29,10 @@ from skmf._solvers.fm_gibbs import (
     predict_blocks,
 )
 
+from .reference import fm_predict, materialize
+
 # ----------------------------------------------------------------------
 # Plain NumPy references over the materialized design.
-
-
-def materialize(blocks):
-    """The design X (n_ratings x all features), blocks side by side."""
-    return sp.hstack([b.matrix()[b.rows] for b in blocks]).tocsr()
-
-
-def fm_predict(X, w0, w, V):
-    q = X @ V
-    squares = X.multiply(X) @ (V * V)
-    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - np.sum(squares, axis=1))
 
 
 def reference_draws(X, y, weights, w0, w, V, features, groups, f, linear, prior,

@@ -15,14 +15,11 @@ from skmf._solvers._base import Ratings
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 from skmf._solvers.fm_sgd import FMSGDParams, FMSGDSolver
 
+from .reference import materialize
 from .test_fm import _table
 
 # ----------------------------------------------------------------------
 # Plain NumPy references over the materialized feature matrix.
-
-
-def _materialize(blocks):
-    return sp.hstack([b.matrix()[b.rows] for b in blocks]).toarray()
 
 
 def _ratings(values, weights=None):
@@ -68,7 +65,7 @@ def _reference_epoch(solver, blocks, model, values, weights, positions, offsets,
     if calls is None:
         calls = [0, len(positions)]
     ends = set(calls[1:])
-    X = _materialize(blocks)
+    X = materialize(blocks).toarray()
     w = np.concatenate(model.biases).copy()
     V = np.concatenate(model.factors).copy()
     w0 = model.bias
@@ -340,7 +337,7 @@ def _reference_als_sweep(blocks, model, values, weights, reg_bias, reg_factors):
     """libFM's coordinate-wise ALS sweep over the materialized X: w_0, every
     feature's bias, then factor by factor every feature's factor, each set
     to the exact minimizer of the weighted objective given all the others."""
-    X = _materialize(blocks)
+    X = materialize(blocks).toarray()
     w = np.concatenate(model.biases).copy()
     V = np.concatenate(model.factors).copy()
     groups = np.concatenate([b.groups for b in blocks])
