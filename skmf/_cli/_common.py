@@ -133,25 +133,29 @@ def add_data_arguments(parser):
         + ", ".join(f"{k}={v}" for k, v in DEFAULT_DATA.items())
         + " (see skmf.datasets.make_ratings).",
     )
-    group = parser.add_argument_group("reading the file")
-    group.add_argument(
-        "--sep",
-        help="column separator, e.g. ',', 'tab', '::' or 'whitespace' "
+    add_table_arguments(
+        parser.add_argument_group("reading the file"),
+        sep_help="column separator, e.g. ',', 'tab', '::' or 'whitespace' "
         "(default: detected)",
+        columns=_DEFAULT_POSITIONS.items(),
+        encoding_help="the text's encoding, e.g. latin-1 or cp1252 (default: "
+        "utf-8); bytes not valid in it are an error, never replaced",
+        no_header_help="the first line is a rating, e.g. MovieLens u.data",
     )
-    for role, default in _DEFAULT_POSITIONS.items():
+
+
+def add_table_arguments(group, *, sep_help, columns, encoding_help, no_header_help):
+    """How a delimited text file is read: separator, ``--ROLE-col`` for each
+    ``(role, default position)`` of ``columns``, encoding, header."""
+    group.add_argument("--sep", help=sep_help)
+    for role, default in columns:
         group.add_argument(
             f"--{role}-col",
             metavar="COL",
             help=f"{role} column: header name or 0-based position (default: a "
             f"header named like '{role}', else column {default})",
         )
-    group.add_argument(
-        "--encoding",
-        default="utf-8",
-        help="the text's encoding, e.g. latin-1 or cp1252 (default: utf-8); "
-        "bytes not valid in it are an error, never replaced",
-    )
+    group.add_argument("--encoding", default="utf-8", help=encoding_help)
     header = group.add_mutually_exclusive_group()
     header.add_argument(
         "--header",
@@ -161,10 +165,7 @@ def add_data_arguments(parser):
         help="the first line names the columns (default: detected)",
     )
     header.add_argument(
-        "--no-header",
-        dest="header",
-        action="store_false",
-        help="the first line is a rating, e.g. MovieLens u.data",
+        "--no-header", dest="header", action="store_false", help=no_header_help
     )
 
 

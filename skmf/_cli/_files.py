@@ -22,7 +22,7 @@ import pandas as pd
 
 from .._persistence import check_output_path, write_atomically
 from ..datasets import _ratings_file as rf
-from ._common import UsageError
+from ._common import UsageError, add_table_arguments
 
 # Rows of output formatted at a time.
 BLOCK_ROWS = 1 << 18
@@ -175,37 +175,14 @@ def read_ids(path, roles, args):
 
 def add_id_file_arguments(parser, roles):
     """Options for reading files of ids: separator, header, columns, encoding."""
-    group = parser.add_argument_group("reading files of ids")
-    group.add_argument(
-        "--sep",
-        help="column separator of the file, e.g. ',', 'tab' or 'whitespace' "
+    add_table_arguments(
+        parser.add_argument_group("reading files of ids"),
+        sep_help="column separator of the file, e.g. ',', 'tab' or 'whitespace' "
         "(default: detected; a file of one column needs none)",
-    )
-    for position, role in enumerate(roles):
-        group.add_argument(
-            f"--{role}-col",
-            metavar="COL",
-            help=f"{role} column: header name or 0-based position (default: a "
-            f"header named like '{role}', else column {position})",
-        )
-    group.add_argument(
-        "--encoding",
-        default="utf-8",
-        help="the text's encoding (default: utf-8); invalid bytes are an error",
-    )
-    header = group.add_mutually_exclusive_group()
-    header.add_argument(
-        "--header",
-        dest="header",
-        action="store_true",
-        default=None,
-        help="the first line names the columns (default: detected)",
-    )
-    header.add_argument(
-        "--no-header",
-        dest="header",
-        action="store_false",
-        help="the first line holds ids",
+        columns=((role, position) for position, role in enumerate(roles)),
+        encoding_help="the text's encoding (default: utf-8); invalid bytes are "
+        "an error",
+        no_header_help="the first line holds ids",
     )
 
 
