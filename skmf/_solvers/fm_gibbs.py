@@ -152,6 +152,13 @@ class FMParameters:
     factors: list
 
 
+def _part(matrix, w, v):
+    """``(linear, q)`` of the rows of ``matrix`` (see :func:`block_parts`)."""
+    squares = matrix.multiply(matrix)
+    linear = matrix @ w - 0.5 * (squares @ (v * v)).sum(axis=1)
+    return np.asarray(linear).ravel(), matrix @ v
+
+
 def block_parts(blocks, params):
     """Each block's part of the ratings: ``(linear, q)`` per block.
 
@@ -159,13 +166,10 @@ def block_parts(blocks, params):
     ``B V`` (n_rows x K): a rating's prediction is ``w_0 + sum linear +
     |sum q|^2 / 2`` over its blocks' rows.
     """
-    parts = []
-    for block, w, v in zip(blocks, params.biases, params.factors, strict=True):
-        matrix = block.matrix()
-        squares = matrix.multiply(matrix)
-        linear = matrix @ w - 0.5 * (squares @ (v * v)).sum(axis=1)
-        parts.append((np.asarray(linear).ravel(), matrix @ v))
-    return parts
+    return [
+        _part(block.matrix(), w, v)
+        for block, w, v in zip(blocks, params.biases, params.factors, strict=True)
+    ]
 
 
 # Ratings predicted at once by predict_blocks: its scratch is n_components
@@ -175,17 +179,27 @@ _PREDICT_CHUNK = 65536
 
 def predict_blocks(blocks, params):
     """The factorization machine's prediction of every rating (NumPy)."""
-    parts = block_parts(blocks, params)
+    weights = list(zip(params.biases, params.factors, strict=True))
+    # An identity (context) block has a row per rating: its part is computed
+    # chunk by chunk, never for all the ratings at once.
+    parts = [
+        None if block.identity else _part(block.matrix(), w, v)
+        for block, (w, v) in zip(blocks, weights, strict=True)
+    ]
     n = blocks[0].rows.shape[0]
     out = np.empty(n, dtype=np.float64)
     for start in range(0, n, _PREDICT_CHUNK):
         stop = min(start + _PREDICT_CHUNK, n)
         total = np.full(stop - start, params.bias, dtype=np.float64)
         total_q = 0.0
-        for block, (linear, q) in zip(blocks, parts, strict=True):
-            rows = block.rows[start:stop]
-            total += linear[rows]
-            total_q = total_q + q[rows]
+        for block, part, (w, v) in zip(blocks, parts, weights, strict=True):
+            if part is None:
+                linear, q = _part(block.matrix()[start:stop], w, v)
+            else:
+                rows = block.rows[start:stop]
+                linear, q = part[0][rows], part[1][rows]
+            total += linear
+            total_q = total_q + q
         out[start:stop] = total + 0.5 * np.sum(total_q * total_q, axis=1)
     return out
 
