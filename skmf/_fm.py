@@ -647,6 +647,12 @@ class BayesianFactorizationMachine(_BaseFactorizationMachine):
     history, but the attributes of its row still describe it: the model
     predicts for new users and items from their attributes (cold start).
 
+    A new user cannot be folded in from their ratings: a new user's posterior
+    needs each sample's group priors and noise precision, which are not kept.
+    The model therefore has no ``fold_in``, ``recommend_for_ratings`` or
+    ``predict_for_ratings``; refit with the user's ratings, predict from the
+    user's attributes, or use :class:`FactorizationMachine`, which folds in.
+
     Parameters
     ----------
     n_components : int, default=10
@@ -963,6 +969,14 @@ class FactorizationMachine(_BaseFactorizationMachine):
     history) are summed and stepped once per epoch rather than once per
     rating, which keeps SVD++-style features cheap. A user or an item unknown
     at predict time is predicted from the attributes of its row (cold start).
+
+    :meth:`fold_in` gives a new user, known by their ratings alone, the id
+    bias and factors that minimise the objective above with every fitted
+    parameter fixed (one ``(K + 1) x (K + 1)`` solve), with the implicit
+    feedback of the rated items when ``implicit_feedback`` includes the
+    user's history; :meth:`recommend_for_ratings` and
+    :meth:`predict_for_ratings` use it. The user's attribute and context
+    columns are not part of it.
 
     Parameters
     ----------
@@ -1356,6 +1370,62 @@ class FactorizationMachine(_BaseFactorizationMachine):
             np.asarray(w, self._dtype)[:, np.newaxis].copy() for w in model.biases
         ]
         self._factor_samples = [np.array(v, self._dtype) for v in model.factors]
+
+    # ------------------------------------------------------------------
+    # Fold-in: a new user's id features solved against the fitted model.
+
+    _can_fold_in = True
+
+    def _new_user_row(self, codes):
+        """The user-block row of a new user who rated the items ``codes``:
+        no id, no attributes, and with implicit feedback the distinct items,
+        each ``1 / sqrt(n)``, as in fit."""
+        n_fixed = len(self.users_) + self._fitted_attributes["user"].shape[1]
+        parts = [sp.csr_matrix((1, n_fixed))]
+        history = self._history["user"]
+        if history is not None:
+            items = np.unique(codes)
+            parts.append(
+                sp.csr_matrix(
+                    (
+                        np.full(items.shape[0], 1 / math.sqrt(max(items.shape[0], 1))),
+                        (np.zeros(items.shape[0], np.intp), items),
+                    ),
+                    shape=(1, history.shape[1]),
+                )
+            )
+        return sp.hstack(parts, format="csr")
+
+    def _fold_in_codes(self, codes, ratings):
+        # The new user's id bias w and factors v minimise the objective of fit
+        # over the user's ratings with every other parameter fixed. The
+        # history features (fixed) give the user's row a vector q and a part
+        # ``own`` of its own; the prediction of item i is then linear in
+        # (w, v): own + w + <v, q> + <q + v, Q_i> + the item's part.
+        dtype = self.item_factors_.dtype
+        if codes.shape[0] == 0:
+            # No known item: scored like a user not seen in fit.
+            return np.zeros(self.item_factors_.shape[1], dtype), 0.0
+        linear, q = self._parts(0, self._new_user_row(codes))
+        q = q[0]
+        own = float(linear[0, 0] + 0.5 * (q @ q))
+        items = self.item_factors_[codes].astype(np.float64)
+        design = np.hstack([np.ones((codes.shape[0], 1)), items + q])
+        target = ratings - self.intercept_ - self.item_bias_[codes] - own - items @ q
+        penalty = np.r_[float(self.alpha_bias), np.full(q.shape[0], float(self.alpha))]
+        gram = design.T @ design + np.diag(penalty)
+        try:
+            # Without a penalty, fewer ratings than K + 1 leave it singular.
+            solution = np.linalg.solve(gram, design.T @ target)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"fold_in cannot solve the new user's factors from "
+                f"{codes.shape[0]} rating(s) with alpha={self.alpha} and "
+                f"alpha_bias={self.alpha_bias}: refit with alpha > 0 and "
+                "alpha_bias > 0."
+            ) from None
+        w, v = solution[0], solution[1:]
+        return (q + v).astype(dtype), float(own + w + v @ q)
 
     def _step_name(self):
         return "epoch" if self.solver == "sgd" else "sweep"

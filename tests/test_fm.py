@@ -197,6 +197,11 @@ def test_known_pairs_predict_like_the_recommender_factors():
     np.testing.assert_allclose(fm.predict(Xp), via_factors, atol=1e-8)
     assert len(fm.recommend(X["user"].iloc[0], n=3)[0]) == 3
     assert len(fm.similar_items(X["item"].iloc[0], n=2)[0]) == 2
+    # The kept samples' priors are not stored: no fold-in, and a clear reason.
+    assert not hasattr(fm, "fold_in")
+    with pytest.raises(AttributeError, match="predict_for_ratings") as error:
+        fm.predict_for_ratings([X["item"].iloc[0]], [4.0], [X["item"].iloc[1]])
+    assert "cannot fold in" in str(error.value.__cause__)
 
 
 def test_cold_start_items_are_predicted_from_their_attributes():

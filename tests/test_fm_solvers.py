@@ -445,7 +445,66 @@ def test_known_pairs_predict_like_the_recommender_factors(solver):
     assert fm.user_factors_.shape == (40, 3)
     assert len(fm.recommend(X["user"].iloc[0], n=3)[0]) == 3
     assert len(fm.similar_items(X["item"].iloc[0], n=2)[0]) == 2
-    assert not hasattr(fm, "fold_in")
+
+
+def _low_rank(n_users=60, n_items=40, n_ratings=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {"user": rng.integers(0, n_users, n_ratings),
+         "item": rng.integers(0, n_items, n_ratings)}
+    ).drop_duplicates(ignore_index=True)  # fmt: skip
+    U, V = rng.normal(size=(n_users, 3)), rng.normal(size=(n_items, 3))
+    y = 3 + np.sum(U[X["user"]] * V[X["item"]], axis=1)
+    return X, y + rng.normal(scale=0.3, size=len(X))
+
+
+@pytest.mark.parametrize("implicit", ["none", "user", "both"])
+def test_fold_in_of_a_fitted_user_at_convergence_gives_its_factors(implicit):
+    """At ALS's fixed point a user's id features are the minimiser of the
+    objective with everything else fixed: fold-in of the user's own ratings
+    (history included) must give back the user's fitted vector and bias."""
+    X, y = _low_rank(n_users=30, n_items=20, n_ratings=500)
+    fm = _model("als", implicit_feedback=implicit, max_iter=20000, tol=1e-13)
+    fm.fit(X, y)
+    assert fm.n_iter_ < 20000
+    for user in (0, 7, 19):
+        rows = (X["user"] == user).to_numpy()
+        factors, bias = fm.fold_in(X["item"][rows], y[rows])
+        k = fm._user_index.get_loc(user)
+        np.testing.assert_allclose(factors, fm.user_factors_[k], atol=1e-5)
+        assert bias == pytest.approx(fm.user_bias_[k], abs=1e-5)
+        # The folded user predicts its items as the fitted user does.
+        items = X["item"][rows].to_numpy()
+        np.testing.assert_allclose(
+            fm.predict_for_ratings(items, y[rows], items),
+            fm.predict(X[rows]),
+            atol=1e-4,
+        )
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_fold_in_predicts_new_users_better_than_the_fallback(solver):
+    X, y = _low_rank()
+    new = X["user"] >= 50
+    fm = _model(solver, implicit_feedback="both", max_iter=60)
+    fm.fit(X[~new], y[~new])
+    folded, fallback, truth = [], [], []
+    for user in range(50, 60):
+        rows = np.flatnonzero((X["user"] == user).to_numpy())
+        given, asked = rows[: len(rows) // 2], rows[len(rows) // 2 :]
+        folded.append(
+            fm.predict_for_ratings(X["item"][given], y[given], X["item"][asked])
+        )
+        fallback.append(fm.predict(X.iloc[asked]))
+        truth.append(y[asked])
+    folded, fallback, truth = map(np.concatenate, (folded, fallback, truth))
+    rmse = lambda p: np.sqrt(np.mean((p - truth) ** 2))  # noqa: E731
+    assert rmse(folded) < 0.8 * rmse(fallback)
+    ids, scores = fm.recommend_for_ratings(X["item"][:3], y[:3], n=5)
+    assert len(ids) == 5 and np.all(np.diff(scores) <= 0)
+    # No item the model knows: the user is scored like an unknown one.
+    factors, bias = fm.fold_in([999], [5.0])
+    assert not factors.any() and bias == 0.0
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

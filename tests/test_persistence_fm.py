@@ -133,6 +133,12 @@ def test_least_squares_machines_round_trip(tmp_path, solver):
     loaded = load_model(save_model(model, tmp_path / "fm.skmf"))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.get_params() == model.get_params()
+    # Fold-in reads the fitted histories: they are saved too.
+    items, ratings = X.iloc[:4, 1], y[:4]
+    for got, expected in zip(
+        loaded.fold_in(items, ratings), model.fold_in(items, ratings), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("solver", ["als", "sgd", "gibbs"])
