@@ -1384,16 +1384,11 @@ class FactorizationMachine(_BaseFactorizationMachine):
         parts = [sp.csr_matrix((1, n_fixed))]
         history = self._history["user"]
         if history is not None:
-            items = np.unique(codes)
-            parts.append(
-                sp.csr_matrix(
-                    (
-                        np.full(items.shape[0], 1 / math.sqrt(max(items.shape[0], 1))),
-                        (np.zeros(items.shape[0], np.intp), items),
-                    ),
-                    shape=(1, history.shape[1]),
-                )
+            seen = sp.csr_matrix(
+                (np.ones(codes.shape[0]), (np.zeros(codes.shape[0], np.intp), codes)),
+                shape=(1, history.shape[1]),
             )
+            parts.append(_normalized_history(seen))
         return sp.hstack(parts, format="csr")
 
     def _fold_in_codes(self, codes, ratings):
@@ -1414,16 +1409,17 @@ class FactorizationMachine(_BaseFactorizationMachine):
         target = ratings - self.intercept_ - self.item_bias_[codes] - own - items @ q
         penalty = np.r_[float(self.alpha_bias), np.full(q.shape[0], float(self.alpha))]
         gram = design.T @ design + np.diag(penalty)
-        try:
-            # Without a penalty, fewer ratings than K + 1 leave it singular.
-            solution = np.linalg.solve(gram, design.T @ target)
-        except np.linalg.LinAlgError:
+        # Without a penalty, too few ratings leave directions the data does
+        # not fix: a solve would not fail on them but return noise.
+        eigenvalues = np.linalg.eigvalsh(gram)
+        if not eigenvalues[0] > 1e-10 * max(eigenvalues[-1], 1.0):
             raise ValueError(
                 f"fold_in cannot solve the new user's factors from "
-                f"{codes.shape[0]} rating(s) with alpha={self.alpha} and "
-                f"alpha_bias={self.alpha_bias}: refit with alpha > 0 and "
-                "alpha_bias > 0."
-            ) from None
+                f"{codes.shape[0]} rating(s) with alpha={self.alpha}: their "
+                "least-squares problem has no single solution. Refit with "
+                "alpha > 0, or fold in more ratings."
+            )
+        solution = np.linalg.solve(gram, design.T @ target)
         w, v = solution[0], solution[1:]
         return (q + v).astype(dtype), float(own + w + v @ q)
 

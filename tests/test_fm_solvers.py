@@ -507,6 +507,19 @@ def test_fold_in_predicts_new_users_better_than_the_fallback(solver):
     assert not factors.any() and bias == 0.0
 
 
+def test_fold_in_without_a_penalty_refuses_an_underdetermined_user():
+    X, y = _low_rank()
+    fm = _model("sgd", alpha=0.0, alpha_bias=0.0, implicit_feedback="user")
+    fm.fit(X, y)
+    # K + 1 = 4 unknowns: up to 3 ratings leave the solution undetermined
+    # (with 2, a plain solve returns noise instead of failing).
+    for n in (1, 2, 3):
+        with pytest.raises(ValueError, match="Refit with alpha > 0"):
+            fm.fold_in(X["item"][:n], y[:n])
+    factors, bias = fm.fold_in(X["item"][:40], y[:40])
+    assert np.all(np.isfinite(factors)) and np.isfinite(bias)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_cold_start_items_are_predicted_from_their_attributes(solver):
     X, y = _table()
