@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from skmf._solvers._fm_fast import draw_block
 
-from skmf import BayesianFactorizationMachine
+from skmf import BayesianFactorizationMachine, FactorizationMachine
 from skmf._solvers.fm_gibbs import Block, FMParameters, predict_blocks
 
 from .reference import fm_predict, materialize
@@ -410,16 +410,39 @@ def test_predict_blocks_in_chunks_matches_one_pass(monkeypatch):
 
 
 def test_fitted_factors_are_the_same_in_groups_of_ids(monkeypatch):
-    """user_factors_ and the biases are built in bounded groups of ids."""
+    """user_factors_ and the biases of the least-squares machine are built in
+    bounded groups of ids."""
     import skmf._fm as fm_module
 
     X, y = _table()
     params = dict(user_features=["group"], item_features=["genre"],
-                  implicit_feedback="both")  # fmt: skip
-    whole = _model(**params).fit(X[["user", "item", "group", "genre"]], y)
-    monkeypatch.setattr(fm_module, "_PREDICT_NUMBERS", 7 * 3 * 15)
-    grouped = _model(**params).fit(X[["user", "item", "group", "genre"]], y)
+                  implicit_feedback="both", n_components=3, random_state=0)  # fmt: skip
+    columns = ["user", "item", "group", "genre"]
+    whole = FactorizationMachine(**params).fit(X[columns], y)
+    monkeypatch.setattr(fm_module, "_PREDICT_NUMBERS", 7 * 3)
+    grouped = FactorizationMachine(**params).fit(X[columns], y)
     for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
         np.testing.assert_allclose(
             getattr(grouped, name), getattr(whole, name), rtol=1e-12, atol=1e-14
         )
+
+
+@pytest.mark.parametrize("noise", ["both", "shared"])
+def test_the_samplers_fitted_parts_are_those_of_the_kept_samples(noise):
+    """The Bayesian machine keeps each sample's user and item parts from the
+    sweep's own row sums; they equal the parts computed afterwards from the
+    kept samples (the least-squares machines' way)."""
+    from skmf._fm import _BaseFactorizationMachine
+
+    X, y = _table()
+    fm = _model(
+        user_features=["group"], item_features=["genre"], context_features=["hour"],
+        implicit_feedback="both", noise=noise,
+    ).fit(X, y)  # fmt: skip
+    sides = _BaseFactorizationMachine._side_parts(fm)
+    np.testing.assert_allclose(fm.user_factors_, sides["user"][0], atol=1e-10)
+    np.testing.assert_allclose(fm.item_factors_, sides["item"][0], atol=1e-10)
+    np.testing.assert_allclose(fm.user_bias_, sides["user"][1], atol=1e-10)
+    np.testing.assert_allclose(
+        fm.item_bias_, sides["item"][1] + fm.bias_samples_.mean(), atol=1e-10
+    )

@@ -450,6 +450,30 @@ def test_whole_sweep_matches_reference(solver, weighted, n_threads, monkeypatch)
     np.testing.assert_allclose(np.concatenate(model.factors), ref_V, atol=1e-10)
 
 
+def test_a_sweep_drawing_its_normals_equals_one_given_them_all():
+    """A Gibbs sweep draws its normals segment by segment from the generator
+    (never the whole sweep's at once); they are the stream it would be given
+    as one array, in the same order."""
+    rng, users, items, matrices = random_design(seed=7)
+    blocks = make_blocks(users, items, matrices)
+    ratings = make_ratings(users, items, rng.normal(size=len(users)))
+    k = 3  # random_parameters' rank
+    bias_prior = (rng.normal(size=4), rng.uniform(1, 3, 4))
+    factor_prior = (rng.normal(size=(k, 4)), rng.uniform(1, 3, (k, 4)))
+    start = random_parameters(rng, blocks)
+    models = []
+    for given in (True, False):
+        model = copy_parameters(start)
+        sweeper = FMGibbsSolver(
+            ratings, model, gibbs_params(), np.random.default_rng(0), blocks
+        )
+        gen = np.random.default_rng(11)
+        normals = gen.standard_normal(sweeper.n_normals) if given else gen
+        sweeper._sweep(bias_prior, factor_prior, 1.3, normals)
+        models.append(model)
+    assert_same_parameters(*models, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("solver", ["gibbs", "als"])
 def test_relation_blocks_equal_one_materialized_context_block(solver):
     """The same model as user, item and context blocks, or as one identity
@@ -674,3 +698,39 @@ def test_small_fits_sweep_on_one_thread():
         blocks,
     )
     assert sweeper.n_threads == 1
+
+
+@pytest.mark.parametrize("width", [None, 3])
+def test_group_sums_over_blocks_and_runs_match_numpy(width, monkeypatch):
+    """Sums by group block by block, in runs of 3 features: those of the
+    concatenated parameters."""
+    monkeypatch.setattr(fm_gibbs, "_GROUP_SUM_ROWS", 3)
+    rng = np.random.default_rng(0)
+    groups = [rng.integers(0, 2, 7).astype(np.int32), np.full(5, 2, np.int32)]
+    shape = (lambda n: (n,)) if width is None else (lambda n: (n, width))
+    arrays = [rng.normal(size=shape(len(g))) for g in groups]
+    sums = fm_gibbs.GroupSums(groups, 4)
+    total, squares = sums(arrays)
+    values = np.concatenate(arrays).reshape(12, -1)
+    flat = np.concatenate(groups)
+    expected = np.zeros((4, values.shape[1]))
+    np.add.at(expected, flat, values)
+    np.testing.assert_allclose(total, expected, atol=1e-14)
+    expected = np.zeros((4, values.shape[1]))
+    np.add.at(expected, flat, values**2)
+    np.testing.assert_allclose(squares, expected, atol=1e-14)
+    np.testing.assert_array_equal(sums.count[:, 0], [*np.bincount(flat), 0])
+
+
+def test_group_prior_draws_concentrate_on_the_groups_values():
+    """A group of 20000 parameters from N(0.5, 1/4): its drawn mean and
+    precision are those of its values, to their posterior spread."""
+    rng = np.random.default_rng(1)
+    values = 0.5 + rng.normal(size=(20000, 1)) / 2
+    sums = fm_gibbs.GroupSums([np.zeros(20000, np.int32)], 1)
+    prior = FMPrior(shape=1.0, rate=1.0, strength=1.0)
+    mean, precision = fm_gibbs.draw_group_priors(
+        sums.count, *sums([values]), prior, rng, np.full((1, 1), 0.5)
+    )
+    np.testing.assert_allclose(precision, 1 / values.var(), rtol=0.05)
+    np.testing.assert_allclose(mean, values.mean(), atol=0.02)

@@ -112,6 +112,54 @@ def add_block_to_ratings(
             q[n] = q[n] + per_row[rows[n]]
 
 
+def scaled_square_sums(
+    const cnp.int32_t[::1] rows,
+    const double[::1] residuals,
+    const double[::1] weights,
+    const double[::1] own,
+    double[::1] out,
+):
+    """``out[r] = sum weights[n] / own[r] * residuals[n]^2`` over the ratings
+    ``n`` of row ``r`` (``rows[n] == r``).
+
+    ``weights`` are the ratings' current weights, the row's own scale
+    ``own`` among their factors: the quotient is the product of the others.
+    One thread: the rows of the ratings collide.
+    """
+    cdef Py_ssize_t n
+    cdef cnp.int32_t r
+    with nogil:
+        out[:] = 0.0
+        for n in range(rows.shape[0]):
+            r = rows[n]
+            out[r] += weights[n] / own[r] * residuals[n] * residuals[n]
+
+
+def scaled_weights(
+    const double[::1] sample_weights,
+    const cnp.int32_t[::1] rows_a,
+    const double[::1] scale_a,
+    const cnp.int32_t[::1] rows_b,
+    const double[::1] scale_b,
+    double[::1] out,
+    int n_threads,
+):
+    """``out[n] = sample_weights[n] * scale_a[rows_a[n]] * scale_b[rows_b[n]]``;
+    empty ``sample_weights`` or ``rows_b`` leave out their factor."""
+    cdef Py_ssize_t n
+    cdef bint weighted = sample_weights.shape[0] > 0
+    cdef bint two = rows_b.shape[0] > 0
+    cdef double w
+    with nogil:
+        for n in prange(out.shape[0], num_threads=n_threads, schedule="static"):
+            w = scale_a[rows_a[n]]
+            if two:
+                w = w * scale_b[rows_b[n]]
+            if weighted:
+                w = w * sample_weights[n]
+            out[n] = w
+
+
 cdef void _add_part(
     const cnp.int32_t* rows,
     const double* part,

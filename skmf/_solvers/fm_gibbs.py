@@ -23,7 +23,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._base import Solver
-from ._fm_fast import add_block_to_ratings, block_sums, draw_block, set_block_parts
+from ._fm_fast import (
+    add_block_to_ratings,
+    block_sums,
+    draw_block,
+    scaled_square_sums,
+    scaled_weights,
+    set_block_parts,
+)
 
 # A sweep runs its kernels on params.n_threads threads only from this many
 # ratings on. Each factor of each block is a few passes of well under a
@@ -138,6 +145,11 @@ class FMGibbsParams:
     n_groups: int
     initial_noise_precision: float
     n_threads: int
+    # Which ratings' rows scale the noise precision: "shared" (one precision
+    # for every rating), "user", "item" or "both"; and the strength nu of the
+    # Gamma(nu / 2, nu / 2) prior of each row's scale, in ratings.
+    noise: str = "shared"
+    noise_strength: float = 100.0
 
 
 @dataclass
@@ -212,26 +224,19 @@ def group_members(groups, n_groups):
     )
 
 
-def sample_group_priors(values, groups, n_groups, prior, rng, mean, members=None):
+def draw_group_priors(count, total, squares, prior, rng, mean):
     """Draw each group's prior ``(mean, precision)`` given its parameters.
 
-    ``values`` is (n_features,) or (n_features, K), with one prior per group
-    (and per column); ``mean`` (n_groups, width) is the groups' current mean.
-    Normal-Gamma conjugacy, in libFM's order and parametrization: with ``n``
-    members, ``lambda ~ Gamma((alpha_0 + n + 1) / 2, (beta_0 + sum (theta -
-    mu)^2 + gamma_0 mu^2) / 2)`` given the current ``mu``, then ``mu ~ N(sum
-    theta / (n + gamma_0), 1 / ((n + gamma_0) lambda))`` given the new
-    ``lambda``. ``members`` is :func:`group_members` of the groups, when
-    the caller keeps it from call to call.
+    ``count`` (n_groups, 1) is each group's number of parameters, ``total``
+    and ``squares`` (n_groups, width) their sums and sums of squares (one
+    prior per group and per column, :class:`GroupSums`), ``mean`` the
+    groups' current mean. Normal-Gamma conjugacy, in libFM's order and
+    parametrization: with ``n`` members, ``lambda ~ Gamma((alpha_0 + n + 1)
+    / 2, (beta_0 + sum (theta - mu)^2 + gamma_0 mu^2) / 2)`` given the
+    current ``mu``, then ``mu ~ N(sum theta / (n + gamma_0), 1 / ((n +
+    gamma_0) lambda))`` given the new ``lambda``.
     """
-    values = values.reshape(values.shape[0], -1)
-    width = values.shape[1]
-    count = np.bincount(groups, minlength=n_groups).astype(np.float64)[:, None]
-    # Sums by group as one sparse product (np.add.at is 10x slower).
-    if members is None:
-        members = group_members(groups, n_groups)
-    total = members @ values
-    squares = members @ (values * values)
+    n_groups, width = total.shape
     spread = squares - 2 * mean * total + count * mean**2
     spread += prior.strength * mean**2
     shape = (prior.shape + count + 1) / 2
@@ -242,6 +247,70 @@ def sample_group_priors(values, groups, n_groups, prior, rng, mean, members=None
         strength * precision
     )
     return mean, precision
+
+
+# Features summed at once by GroupSums: its scratch is a square of each
+# factor, which for a whole block would be the size of the block's factors.
+_GROUP_SUM_ROWS = 65536
+
+
+class GroupSums:
+    """Sums by prior group of the blocks' parameters, block by block and in
+    bounded runs of features, never over a concatenated copy of them all.
+
+    Parameters
+    ----------
+    groups : list of ndarray of int32
+        The group of each feature of each block.
+    n_groups : int
+    """
+
+    def __init__(self, groups, n_groups):
+        self.n_groups = n_groups
+        self.count = np.bincount(
+            np.concatenate(groups) if groups else np.zeros(0, np.int32),
+            minlength=n_groups,
+        ).astype(np.float64)[:, None]
+        self.runs = [
+            [
+                (start, group_members(g[start : start + _GROUP_SUM_ROWS], n_groups))
+                for start in range(0, g.shape[0], _GROUP_SUM_ROWS)
+            ]
+            for g in groups
+        ]
+
+    def __call__(self, arrays):
+        """``(total, squares)`` by group of ``arrays`` (one per block, each
+        (n_features,) or (n_features, width)); a sparse product per run
+        (np.add.at is 10x slower)."""
+        width = 1 if arrays[0].ndim == 1 else arrays[0].shape[1]
+        total = np.zeros((self.n_groups, width))
+        squares = np.zeros((self.n_groups, width))
+        for values, runs in zip(arrays, self.runs, strict=True):
+            values = values.reshape(values.shape[0], width)
+            for start, members in runs:
+                part = values[start : start + members.shape[1]]
+                total += members @ part
+                squares += members @ (part * part)
+        return total, squares
+
+
+def _normal_segments(normals):
+    """``take(n)``: the next ``n`` standard normals of ``normals`` (an array,
+    read in order, or a Generator, drawn; the same stream either way), or
+    zeros when it is None."""
+    if normals is None:
+        return np.zeros
+    if isinstance(normals, np.random.Generator):
+        return normals.standard_normal
+    position = 0
+
+    def take(n):
+        nonlocal position
+        position += n
+        return normals[position - n : position]
+
+    return take
 
 
 class CoordinateSweep(Solver):
@@ -329,6 +398,13 @@ class CoordinateSweep(Solver):
         ]
         self._parts_of = list(self.model.factors)
 
+    def block_row_sums(self, k):
+        """``B V`` of block ``k`` for the current factors, (n_rows, K)."""
+        q = self._row_parts[k]
+        if q is None or self._parts_of[k] is not self.model.factors[k]:
+            return self.blocks[k].matrix() @ self.model.factors[k]
+        return q
+
     def weighted_sse(self):
         """The weighted sum of squared residuals of the current parameters."""
         e = self.residuals
@@ -345,10 +421,12 @@ class CoordinateSweep(Solver):
             The mean and precision of each group's prior, row ``f`` for factor
             ``f`` (C order: each row is contiguous).
         noise_precision : float
-        normals : ndarray of shape (n_normals,) or None
+        normals : ndarray of shape (n_normals,), numpy.random.Generator or None
             The sweep's standard normals (w_0 first, then the blocks' biases,
-            then each factor's features block by block); None sets every
-            parameter to its conditional mode.
+            then each factor's features block by block), or the generator
+            that draws them in that order, one segment at a time (the whole
+            sweep's would be 33 numbers per feature at rank 32, 130 MB for
+            500K features); None sets every parameter to its conditional mode.
         """
         model, e, weights = self.model, self.residuals, self.weights
         n_threads = self.n_threads
@@ -356,19 +434,19 @@ class CoordinateSweep(Solver):
         if any(v is not w for v, w in zip(model.factors, self._parts_of, strict=True)):
             # The factor arrays were replaced between steps.
             self._refresh_row_parts()
-        if normals is None:
-            normals = np.zeros(self.n_normals)
+        take = _normal_segments(normals)
+        n_features = self.all_groups.shape[0]
         alpha = noise_precision
 
         # w_0 has a flat prior (libFM's MCMC: gamma_0 -> 0; ALS: unregularized).
         n = self.total_weight
         old = model.bias
         weighted_e = e @ weights if weights.size else e.sum()
-        new = (weighted_e + n * old) / n + normals[0] / np.sqrt(alpha * n)
+        new = (weighted_e + n * old) / n + take(1)[0] / np.sqrt(alpha * n)
         e -= new - old
         model.bias = float(new)
 
-        at = 1
+        normals, at = take(n_features), 0
         for block, w in zip(self.blocks, model.biases, strict=True):
             draw_block(
                 block.indptr, block.order, *block.csr, *block.csc, block.groups,
@@ -392,6 +470,7 @@ class CoordinateSweep(Solver):
                 )
             ]
             set_block_parts(part_rows, parts, self.q, n_threads)
+            normals, at = take(n_features), 0
             for block, column, row_sums in zip(self.blocks, columns, sums, strict=True):
                 draw_block(
                     block.indptr, block.order, *block.csr, *block.csc,
@@ -404,9 +483,40 @@ class CoordinateSweep(Solver):
         return self.weighted_sse()
 
 
+def sample_noise_scales(spread, count, strength, noise_precision, rng):
+    """Draw each row's scale of the noise precision given its residuals.
+
+    Rating ``n`` of row ``r`` has precision ``noise_precision * scale[r] *
+    o_n``, where ``o_n`` is the product of its other factors (the sample
+    weight, the other side's scale); ``count[r]`` is the sum of the row's
+    sample weights (a weight ``w`` counts as ``w`` ratings) and
+    ``spread[r]`` the sum of ``o_n e_n^2`` over its residuals ``e_n``. With
+    the prior ``scale ~ Gamma(nu / 2, nu / 2)`` (mean 1; ``nu`` is
+    ``strength``) the conditional is ``Gamma((nu + count) / 2, (nu +
+    noise_precision spread) / 2)``, rate parametrization: the robust Bayesian
+    matrix factorization of Lakshminarayanan, Bouchard and Archambeau
+    (2011), with a scale per user and per item.
+    """
+    shape = (strength + count) / 2
+    rate = (strength + noise_precision * spread) / 2
+    # Never 0, which the next draw divides by (a tiny shape can underflow).
+    return np.maximum(rng.gamma(shape, 1.0 / rate), np.finfo(np.float64).tiny)
+
+
+# The sides whose rows scale the noise precision, by FMGibbsParams.noise.
+_NOISE_SIDES = {
+    "shared": (),
+    "user": ("user",),
+    "item": ("item",),
+    "both": ("user", "item"),
+}
+
+
 class FMGibbsSolver(CoordinateSweep):
     """Runs one sweep at a time: the groups' priors, the global bias, every
-    block's biases, each factor of every block, then the noise precision.
+    block's biases, each factor of every block, then the noise precision and,
+    with ``params.noise`` other than "shared", each user's and each item's
+    scale of it (:func:`sample_noise_scales`).
 
     Parameters
     ----------
@@ -424,6 +534,10 @@ class FMGibbsSolver(CoordinateSweep):
     ----------
     noise_precision : float
         The current draw of the noise precision.
+    noise_scales : dict
+        The current scale of the noise precision of each user and each item
+        (``"user"``, ``"item"``; ndarray of shape (n_users,) and (n_items,)),
+        those that ``params.noise`` draws.
     """
 
     def __init__(self, ratings, model, params, rng, blocks):
@@ -439,21 +553,46 @@ class FMGibbsSolver(CoordinateSweep):
             np.zeros((params.n_groups, 1)),
             np.zeros((params.n_groups, self.n_components)),
         )
-        self._members = group_members(self.all_groups, params.n_groups)
+        self._group_sums = GroupSums(
+            [block.groups for block in self.blocks], params.n_groups
+        )
+        # The sample weights alone: the scales multiply them into
+        # self.weights, which the sweep reads, before each sweep.
+        self.sample_weights = self.weights
+        self.n_copies = self.total_weight
+        self.noise_scales, self._scale_rows = {}, {}
+        for side in _NOISE_SIDES[params.noise]:
+            rows = np.ascontiguousarray(
+                ratings.users if side == "user" else ratings.items, dtype=np.int32
+            )
+            n_rows = ratings.n_users if side == "user" else ratings.n_items
+            self._scale_rows[side] = rows
+            self.noise_scales[side] = np.ones(n_rows)
+        if self.noise_scales:
+            # Each row's count of ratings, which the scales' draws need.
+            self._scale_counts = {
+                side: np.bincount(
+                    rows, self.sample_weights if self.sample_weights.size else None,
+                    minlength=self.noise_scales[side].shape[0],
+                ).astype(np.float64)
+                for side, rows in self._scale_rows.items()
+            }  # fmt: skip
+            self.weights = (
+                self.sample_weights.copy()
+                if self.sample_weights.size
+                else np.ones(self.target.shape[0])
+            )
+            self._spread = {s: np.empty_like(v) for s, v in self.noise_scales.items()}
 
     def _draw_priors(self):
         model, gen = self.model, self.generator
-        n_groups, prior = self.params.n_groups, self.params.prior
-        biases = np.concatenate(model.biases)
-        factors = np.concatenate(model.factors)
-        bias_prior = sample_group_priors(
-            biases, self.all_groups, n_groups, prior, gen, self.prior_means[0],
-            self._members,
-        )  # fmt: skip
-        factor_prior = sample_group_priors(
-            factors, self.all_groups, n_groups, prior, gen, self.prior_means[1],
-            self._members,
-        )  # fmt: skip
+        prior, count = self.params.prior, self._group_sums.count
+        bias_prior = draw_group_priors(
+            count, *self._group_sums(model.biases), prior, gen, self.prior_means[0]
+        )
+        factor_prior = draw_group_priors(
+            count, *self._group_sums(model.factors), prior, gen, self.prior_means[1]
+        )
         self.prior_means = (bias_prior[0], factor_prior[0])
         return bias_prior, factor_prior
 
@@ -461,20 +600,43 @@ class FMGibbsSolver(CoordinateSweep):
         """Run one sweep; return the weighted sum of squared errors after it."""
         gen = self.generator
         (bias_mean, bias_precision), (mean, precision) = self._draw_priors()
-        # All the sweep's normals at once: the same stream, in the same order,
-        # as one call per block and factor.
-        normals = gen.standard_normal(self.n_normals)
         sse = self._sweep(
             (np.ascontiguousarray(bias_mean[:, 0]),
              np.ascontiguousarray(bias_precision[:, 0])),
             (np.ascontiguousarray(mean.T), np.ascontiguousarray(precision.T)),
-            self.noise_precision, normals,
+            self.noise_precision, gen,
         )  # fmt: skip
         # alpha | rest ~ Gamma((alpha_0 + N) / 2, rate (beta_0 + SSE) / 2), in
         # libFM's parametrization, as for the group precisions; a weight w
         # counts as w copies of its rating in N and in the SSE.
         prior = self.params.prior
-        shape = (prior.shape + self.total_weight) / 2
+        shape = (prior.shape + self.n_copies) / 2
         rate = (prior.rate + sse) / 2
         self.noise_precision = float(gen.gamma(shape, 1.0 / rate))
-        return sse
+        if not self.noise_scales:
+            return sse
+        self._draw_noise_scales()
+        e, w = self.residuals, self.sample_weights
+        return float(e @ (w * e)) if w.size else float(e @ e)
+
+    def _draw_noise_scales(self):
+        # In turn, each side's scales given the other's; the product of both
+        # (times the sample weights) becomes the next sweep's weights.
+        rows, scales = self._scale_rows, self.noise_scales
+        for side in scales:
+            spread = self._spread[side]
+            scaled_square_sums(
+                rows[side], self.residuals, self.weights, scales[side], spread
+            )
+            scales[side] = sample_noise_scales(
+                spread, self._scale_counts[side], self.params.noise_strength,
+                self.noise_precision, self.generator,
+            )  # fmt: skip
+            sides = list(scales)
+            none = np.zeros(0, np.int32), np.zeros(0)
+            second = (rows[sides[1]], scales[sides[1]]) if len(sides) > 1 else none
+            scaled_weights(
+                self.sample_weights, rows[sides[0]], scales[sides[0]], *second,
+                self.weights, self.n_threads,
+            )  # fmt: skip
+        self.total_weight = float(self.weights.sum())
