@@ -24,17 +24,23 @@ from skmf._solvers.fm_gibbs import (
 )
 
 
-def test_scaled_square_sums_match_numpy():
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("other", [False, True])
+def test_scaled_square_sums_match_numpy(weighted, other):
     rng = np.random.default_rng(0)
     n, n_rows = 500, 17
     rows = rng.integers(0, n_rows, n).astype(np.int32)
     residuals = rng.standard_normal(n)
-    own = rng.uniform(0.5, 2.0, n_rows)
-    other = rng.uniform(0.5, 2.0, n)
-    weights = own[rows] * other
+    other_rows = rng.integers(0, 11, n).astype(np.int32)
+    other_scale = rng.uniform(0.5, 2.0, 11)
+    sample_weights = rng.uniform(0.0, 3.0, n) if weighted else np.zeros(0)
+    factor = other_scale[other_rows] if other else np.ones(n)
+    factor = factor * (sample_weights if weighted else 1.0)
+    if not other:
+        other_rows, other_scale = np.zeros(0, np.int32), np.zeros(0)
     out = np.full(n_rows, np.nan)
-    scaled_square_sums(rows, residuals, weights, own, out)
-    expected = np.bincount(rows, other * residuals**2, minlength=n_rows)
+    scaled_square_sums(rows, residuals, sample_weights, other_rows, other_scale, out)
+    expected = np.bincount(rows, factor * residuals**2, minlength=n_rows)
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 

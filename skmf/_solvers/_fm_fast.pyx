@@ -115,24 +115,30 @@ def add_block_to_ratings(
 def scaled_square_sums(
     const cnp.int32_t[::1] rows,
     const double[::1] residuals,
-    const double[::1] weights,
-    const double[::1] own,
+    const double[::1] sample_weights,
+    const cnp.int32_t[::1] other_rows,
+    const double[::1] other_scale,
     double[::1] out,
 ):
-    """``out[r] = sum weights[n] / own[r] * residuals[n]^2`` over the ratings
-    ``n`` of row ``r`` (``rows[n] == r``).
+    """``out[r] = sum sample_weights[n] * other_scale[other_rows[n]] *
+    residuals[n]^2`` over the ratings ``n`` of row ``r`` (``rows[n] == r``);
+    empty ``sample_weights`` or ``other_rows`` leave out their factor.
 
-    ``weights`` are the ratings' current weights, the row's own scale
-    ``own`` among their factors: the quotient is the product of the others.
     One thread: the rows of the ratings collide.
     """
     cdef Py_ssize_t n
-    cdef cnp.int32_t r
+    cdef bint weighted = sample_weights.shape[0] > 0
+    cdef bint other = other_rows.shape[0] > 0
+    cdef double w
     with nogil:
         out[:] = 0.0
         for n in range(rows.shape[0]):
-            r = rows[n]
-            out[r] += weights[n] / own[r] * residuals[n] * residuals[n]
+            w = residuals[n] * residuals[n]
+            if other:
+                w = w * other_scale[other_rows[n]]
+            if weighted:
+                w = w * sample_weights[n]
+            out[rows[n]] += w
 
 
 def scaled_weights(

@@ -623,20 +623,21 @@ class FMGibbsSolver(CoordinateSweep):
         # In turn, each side's scales given the other's; the product of both
         # (times the sample weights) becomes the next sweep's weights.
         rows, scales = self._scale_rows, self.noise_scales
+        none = np.zeros(0, np.int32), np.zeros(0)
         for side in scales:
+            other = [(rows[s], scales[s]) for s in scales if s != side]
             spread = self._spread[side]
             scaled_square_sums(
-                rows[side], self.residuals, self.weights, scales[side], spread
-            )
+                rows[side], self.residuals, self.sample_weights,
+                *(other[0] if other else none), spread,
+            )  # fmt: skip
             scales[side] = sample_noise_scales(
                 spread, self._scale_counts[side], self.params.noise_strength,
                 self.noise_precision, self.generator,
             )  # fmt: skip
-            sides = list(scales)
-            none = np.zeros(0, np.int32), np.zeros(0)
-            second = (rows[sides[1]], scales[sides[1]]) if len(sides) > 1 else none
-            scaled_weights(
-                self.sample_weights, rows[sides[0]], scales[sides[0]], *second,
-                self.weights, self.n_threads,
-            )  # fmt: skip
+        first, *second = [(rows[s], scales[s]) for s in scales]
+        scaled_weights(
+            self.sample_weights, *first, *(second[0] if second else none),
+            self.weights, self.n_threads,
+        )  # fmt: skip
         self.total_weight = float(self.weights.sum())
